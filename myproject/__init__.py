@@ -1,0 +1,165 @@
+"""myproject: a Flask JSON REST API. ``create_app`` builds a configured application."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, request
+from sqlalchemy import event
+from werkzeug.exceptions import UnsupportedMediaType
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from myproject import extensions as ext
+from myproject.config import ConfigError, load_config
+from myproject.extensions import cache, cors, db, jwt, limiter, ma, migrate
+from myproject.logs import add_response_headers, assign_request_id, configure_logging
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+CORS_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+CORS_ALLOW_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "If-Match",
+    "If-None-Match",
+    "Idempotency-Key",
+]
+CORS_EXPOSE_HEADERS = [
+    "Link",
+    "X-Total-Count",
+    "ETag",
+    "X-Request-ID",
+    "Retry-After",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+]
+
+
+def create_app(config_name: str | None = None, overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the app for ``config_name`` (else ``FLASK_CONFIG``, else development).
+
+    ``overrides`` replaces individual settings (tests, embedding). Raises SystemExit with a
+    one-line message when the configuration is unusable.
+    """
+    try:
+        config = load_config(config_name)
+    except ConfigError as exc:
+        raise SystemExit(f"Configuration error: {exc}") from None
+
+    app = Flask(__name__, static_folder=None)
+    app.config.from_object(config)
+    app.config.update(overrides or {})
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    configure_logging(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        import os
+
+        from myproject.config import instance_path
+
+        os.makedirs(instance_path(), exist_ok=True)
+    if app.config["TRUSTED_PROXIES"]:
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
+        )
+
+    init_extensions(app)
+    register_request_hooks(app)
+    register_blueprints(app)
+    register_cli(app)
+    app.shell_context_processor(shell_context)
+    return app
+
+
+def init_extensions(app: Flask) -> None:
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            event.listen(db.engine, "connect", _sqlite_on_connect)
+            event.listen(db.engine, "begin", _sqlite_on_begin)
+    migrate.init_app(app, db, compare_type=True, render_as_batch=True)
+    ma.init_app(app)
+    jwt.init_app(app)
+    cache.init_app(app)
+    limiter.init_app(app)
+    cors.init_app(
+        app,
+        origins=app.config["CORS_ORIGINS"],
+        methods=CORS_METHODS,
+        allow_headers=CORS_ALLOW_HEADERS,
+        expose_headers=CORS_EXPOSE_HEADERS,
+        supports_credentials="cookies" in app.config["JWT_TOKEN_LOCATION"],
+        max_age=600,
+    )
+    ext.api.init_app(app)
+    ext.api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    )
+    # Probes and documentation are never rate limited.
+    limiter.request_filter(_is_operations_request)
+
+
+def _is_operations_request() -> bool:
+    return request.path.startswith(("/health", "/api/docs", "/api/openapi.json"))
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Enforce foreign keys (cascade deletes) and let SQLAlchemy, not pysqlite, run transactions
+    # so that SAVEPOINTs behave (SQLAlchemy's documented pysqlite recipe).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_on_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
+def reject_non_json_body() -> None:
+    """415 for a request body that is not JSON, before any view reads it."""
+    if request.method not in BODY_METHODS:
+        return
+    has_body = (
+        bool(request.content_length)
+        or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    )
+    if has_body and not request.is_json:
+        raise UnsupportedMediaType("Send the request body as application/json.")
+
+
+def register_request_hooks(app: Flask) -> None:
+    app.before_request(assign_request_id)
+    app.before_request(reject_non_json_body)
+    app.after_request(add_response_headers)
+
+
+def register_blueprints(app: Flask) -> None:
+    from myproject import errors, health
+    from myproject.api import docs, items, users
+    from myproject.auth import routes as auth_routes
+
+    # Problem-JSON error handlers for the whole app.
+    app.register_blueprint(errors.bp)
+    # Operations: liveness and readiness probes (no rate limit).
+    ext.api.register_blueprint(health.blp)
+    # Authentication: tokens, refresh rotation, logout.
+    ext.api.register_blueprint(auth_routes.blp)
+    # The REST resources.
+    ext.api.register_blueprint(users.blp)
+    ext.api.register_blueprint(items.blp)
+    # Offline Swagger UI assets.
+    app.register_blueprint(docs.bp)
+
+
+def register_cli(app: Flask) -> None:
+    from myproject.cli import create_user_command, seed_command
+
+    app.cli.add_command(create_user_command)
+    app.cli.add_command(seed_command)
+
+
+def shell_context() -> dict[str, Any]:
+    from myproject.models import Item, LoginSession, User
+
+    return {"db": db, "User": User, "Item": Item, "LoginSession": LoginSession}

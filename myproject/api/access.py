@@ -1,0 +1,87 @@
+"""Who may do what: the lookup-and-authorise helpers every write route uses."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from flask import g, request
+from flask_jwt_extended import current_user, verify_jwt_in_request
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from myproject.exceptions import Forbidden, NotFound, PreconditionFailed
+from myproject.extensions import db
+from myproject.models import Item, User
+
+
+def optional_caller() -> User | None:
+    """The caller when a valid access token is sent, None without one (bad tokens: 401)."""
+    verify_jwt_in_request(optional=True)
+    caller: User | None = current_user if g.get("caller") is not None else None
+    return caller
+
+
+def is_self_or_admin(caller: User | None, user: User) -> bool:
+    return caller is not None and (caller.id == user.id or caller.is_admin)
+
+
+def etag_of(representation: dict[str, Any]) -> str:
+    """A strong ETag of a representation (changes whenever any field of it changes)."""
+    payload = json.dumps(representation, sort_keys=True, default=str).encode()
+    return hashlib.sha256(payload).hexdigest()[:32]
+
+
+def check_if_match(current_etag: str) -> None:
+    """Raise 412 when ``If-Match`` is sent and does not match (absent: the write proceeds)."""
+    if "If-Match" not in request.headers:
+        return
+    condition = request.if_match
+    if condition.star_tag or condition.contains(current_etag):
+        return
+    raise PreconditionFailed("The resource has changed since you read it (ETag mismatch).")
+
+
+def get_item(item_id: int) -> Item:
+    """The item with its owner loaded; raises NotFound (404)."""
+    item = db.session.scalar(select(Item).options(joinedload(Item.user)).where(Item.id == item_id))
+    if item is None:
+        raise NotFound(f"Item {item_id} does not exist.")
+    return item
+
+
+def get_item_for_write(item_id: int) -> Item:
+    """The item locked for update, if the caller owns it or is an admin.
+
+    Raises NotFound (404), Forbidden (403), or PreconditionFailed (412) for a stale If-Match.
+    """
+    item = db.session.scalar(
+        select(Item)
+        .options(joinedload(Item.user))
+        .where(Item.id == item_id)
+        .with_for_update(of=Item)
+    )
+    if item is None:
+        raise NotFound(f"Item {item_id} does not exist.")
+    caller: User = current_user
+    if item.user_id != caller.id and not caller.is_admin:
+        raise Forbidden("Only the item's owner or an admin may change it.")
+    check_if_match(etag_of(item.to_dict()))
+    return item
+
+
+def get_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"User {user_id} does not exist.")
+    return user
+
+
+def get_user_for_write(user_id: int) -> User:
+    """The user, if the caller is that user or an admin. Raises NotFound, Forbidden."""
+    user = get_user(user_id)
+    caller: User = current_user
+    if not is_self_or_admin(caller, user):
+        raise Forbidden("Only the user themself or an admin may change this user.")
+    return user

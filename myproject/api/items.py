@@ -1,0 +1,130 @@
+"""Item routes: list, create, read, replace, update, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import url_for
+from flask.views import MethodView
+from flask_jwt_extended import current_user, jwt_required
+from flask_smorest import Blueprint
+from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy.orm import joinedload
+
+from myproject import services
+from myproject.api.access import etag_of, get_item, get_item_for_write
+from myproject.api.pagination import paginate
+from myproject.caching import cached_get
+from myproject.idempotency import idempotent
+from myproject.models import Item
+from myproject.schemas.item import (
+    ItemCreateSchema,
+    ItemListQuerySchema,
+    ItemSchema,
+    ItemUpdateSchema,
+)
+
+blp = Blueprint("items", __name__, url_prefix="/api/items", description="Items")
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+ITEM_ID = "<int(max=2147483647):item_id>"
+SORT_COLUMNS = {"created_at": Item.created_at, "name": Item.name, "updated_at": Item.updated_at}
+ETAG_HEADER = {
+    "ETag": {"description": "Strong validator of the item", "schema": {"type": "string"}}
+}
+
+
+def escape_like(value: str) -> str:
+    """Make ``%`` and ``_`` match literally in a LIKE pattern (escape character ``\\``)."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def item_filters(args: dict[str, Any]) -> list[ColumnElement[bool]]:
+    filters: list[ColumnElement[bool]] = []
+    if "category" in args:
+        filters.append(Item.category == args["category"])
+    if "owner" in args:
+        filters.append(Item.user_id == args["owner"])
+    if "q" in args:
+        pattern = f"%{escape_like(args['q'])}%"
+        filters.append(
+            or_(
+                Item.name.ilike(pattern, escape="\\"),
+                Item.description.ilike(pattern, escape="\\"),
+            )
+        )
+    return filters
+
+
+def list_items(args: dict[str, Any]) -> tuple[list[Item], int, dict[str, str]]:
+    """One page of items with owners, in a total order: two SQL statements, any page size."""
+    sort = args["sort"]
+    column = SORT_COLUMNS[sort.lstrip("-")]
+    order = (column.desc(), Item.id.desc()) if sort.startswith("-") else (column, Item.id)
+    filters = item_filters(args)
+    stmt = select(Item).options(joinedload(Item.user)).where(*filters).order_by(*order)
+    items, headers = paginate(
+        stmt, filters=filters, count_from=Item, page=args["page"], per_page=args["per_page"]
+    )
+    return items, 200, headers
+
+
+def one_item(item: Item, status: int = 200, **headers: str) -> tuple[Item, int, dict[str, str]]:
+    """An item answer with its ETag header."""
+    return item, status, {"ETag": f'"{etag_of(item.to_dict())}"', **headers}
+
+
+@blp.route("")
+class Items(MethodView):
+    @cached_get()
+    @blp.arguments(ItemListQuerySchema, location="query")
+    @blp.response(200, ItemSchema(many=True))
+    def get(self, args: dict[str, Any]) -> Any:
+        """List items, newest first by default"""
+        return list_items(args)
+
+    @idempotent
+    @jwt_required()
+    @blp.arguments(ItemCreateSchema)
+    @blp.response(201, ItemSchema, headers=ETAG_HEADER)
+    @blp.doc(security=BEARER)
+    def post(self, fields: dict[str, Any]) -> Any:
+        """Create an item owned by the caller"""
+        item = services.create_item(owner=current_user, fields=fields)
+        return one_item(item, 201, Location=url_for("items.ItemById", item_id=item.id))
+
+
+@blp.route(f"/{ITEM_ID}")
+class ItemById(MethodView):
+    @cached_get()
+    @blp.response(200, ItemSchema, headers=ETAG_HEADER)
+    @blp.alt_response(304, description="Not modified (If-None-Match)")
+    def get(self, item_id: int) -> Any:
+        """Get an item"""
+        return one_item(get_item(item_id))
+
+    @jwt_required()
+    @blp.arguments(ItemCreateSchema)
+    @blp.response(200, ItemSchema, headers=ETAG_HEADER)
+    @blp.alt_response(412, description="If-Match does not match the current ETag")
+    @blp.doc(security=BEARER)
+    def put(self, fields: dict[str, Any], item_id: int) -> Any:
+        """Replace an item (owner or admin)"""
+        return one_item(services.update_item(item=get_item_for_write(item_id), fields=fields))
+
+    @jwt_required()
+    @blp.arguments(ItemUpdateSchema)
+    @blp.response(200, ItemSchema, headers=ETAG_HEADER)
+    @blp.alt_response(412, description="If-Match does not match the current ETag")
+    @blp.doc(security=BEARER)
+    def patch(self, fields: dict[str, Any], item_id: int) -> Any:
+        """Update some fields of an item (owner or admin)"""
+        return one_item(services.update_item(item=get_item_for_write(item_id), fields=fields))
+
+    @jwt_required()
+    @blp.response(204)
+    @blp.alt_response(412, description="If-Match does not match the current ETag")
+    @blp.doc(security=BEARER)
+    def delete(self, item_id: int) -> Any:
+        """Delete an item (owner or admin)"""
+        services.delete_item(item=get_item_for_write(item_id))
+        return "", 204

@@ -1,0 +1,1 @@
+"""Authentication: JWT login sessions with refresh rotation and durable revocation."""

@@ -1,0 +1,104 @@
+"""Token endpoints: log in, rotate the refresh token, log out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, g, jsonify
+from flask.views import MethodView
+from flask_jwt_extended import (
+    get_jwt,
+    jwt_required,
+    set_access_cookies,
+    set_refresh_cookies,
+    unset_jwt_cookies,
+)
+from flask_smorest import Blueprint
+
+from myproject.auth import callbacks  # noqa: F401  (registers the JWT callbacks)
+from myproject.auth.sessions import (
+    TokenPair,
+    authenticate,
+    revoke_session,
+    revoke_user_sessions,
+    rotate_refresh,
+    start_session,
+)
+from myproject.exceptions import Unauthorized
+from myproject.extensions import limiter
+from myproject.ratelimit import client_address, login_limit, login_username_key
+from myproject.schemas.auth import LoginSchema, TokenSchema
+
+blp = Blueprint("auth", __name__, url_prefix="/auth", description="Authentication")
+
+
+def token_response(pair: TokenPair) -> Any:
+    response = jsonify(pair.to_dict())
+    if "cookies" in current_app.config["JWT_TOKEN_LOCATION"]:
+        set_access_cookies(response, pair.access_token)
+        set_refresh_cookies(response, pair.refresh_token)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blp.route("/token")
+class Token(MethodView):
+    decorators = [
+        limiter.limit(login_limit, key_func=client_address, scope="login-address"),
+        limiter.limit(login_limit, key_func=login_username_key, scope="login-username"),
+    ]
+
+    @blp.arguments(LoginSchema)
+    @blp.response(200, TokenSchema)
+    @blp.alt_response(401, description="Bad credentials or inactive user")
+    def post(self, credentials: dict[str, str]) -> Any:
+        """Log in with username (or email) and password"""
+        user = authenticate(login=credentials["username"], password=credentials["password"])
+        if user is None:
+            raise Unauthorized("Invalid username or password.")
+        return token_response(start_session(user=user))
+
+
+@blp.route("/token/refresh")
+class TokenRefresh(MethodView):
+    @jwt_required(refresh=True)
+    @blp.response(200, TokenSchema)
+    @blp.alt_response(401, description="Missing, invalid, spent or revoked refresh token")
+    @blp.doc(security=[{"bearerAuth": []}])
+    def post(self) -> Any:
+        """Exchange a refresh token for a new pair; the presented token is spent"""
+        pair = rotate_refresh(
+            user=g.caller, session=g.caller_session, presented_jti=get_jwt()["jti"]
+        )
+        if pair is None:
+            raise Unauthorized("The refresh token was already used; this login is revoked.")
+        return token_response(pair)
+
+
+@blp.route("/logout")
+class Logout(MethodView):
+    @jwt_required()
+    @blp.response(204)
+    @blp.doc(security=[{"bearerAuth": []}])
+    def post(self) -> Any:
+        """End this login: its access and refresh tokens stop working"""
+        revoke_session(session_id=g.caller_session.id)
+        return _no_content()
+
+
+@blp.route("/logout-all")
+class LogoutAll(MethodView):
+    @jwt_required()
+    @blp.response(204)
+    @blp.doc(security=[{"bearerAuth": []}])
+    def post(self) -> Any:
+        """End every login of the caller"""
+        revoke_user_sessions(user_id=g.caller.id)
+        return _no_content()
+
+
+def _no_content() -> Any:
+    response = current_app.response_class(status=204)
+    if "cookies" in current_app.config["JWT_TOKEN_LOCATION"]:
+        unset_jwt_cookies(response)
+    return response

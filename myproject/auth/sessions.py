@@ -1,0 +1,171 @@
+"""Login sessions: issuing, rotating and revoking the token pairs of one login."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app, g
+from flask_jwt_extended import create_access_token, create_refresh_token, get_jti
+from sqlalchemy import select, update
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from myproject.extensions import db
+from myproject.models import LoginSession, User
+from myproject.models.base import utcnow
+from myproject.models.user import password_hash_method
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "access_token": self.access_token,
+            "refresh_token": self.refresh_token,
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+        }
+
+
+def _dummy_hash() -> str:
+    hashes: dict[str, str] = current_app.extensions.setdefault("myproject_dummy_hash", {})
+    method = password_hash_method()
+    if method not in hashes:
+        hashes[method] = generate_password_hash("not-a-real-password", method=method)
+    return hashes[method]
+
+
+def authenticate(*, login: str, password: str) -> User | None:
+    """The active user whose username or email is ``login`` and whose password matches.
+
+    Unknown users cost one password hash too, so response time does not reveal who exists.
+    """
+    normalized = login.strip().lower()
+    user = db.session.scalar(
+        select(User).where(
+            (db.func.lower(User.username) == normalized) | (User.email == normalized)
+        )
+    )
+    if user is None:
+        check_password_hash(_dummy_hash(), password)
+        return None
+    if not user.check_password(password) or not user.is_active:
+        return None
+    if user.password_needs_rehash():
+        user.set_password(password)
+        db.session.commit()
+    return user
+
+
+def _issue(user: User, session_id: int) -> tuple[TokenPair, str]:
+    """A new token pair for the session, and the jti of its refresh token."""
+    identity = str(user.id)
+    access = create_access_token(
+        identity=identity, additional_claims={"sid": session_id, "adm": user.is_admin}
+    )
+    refresh = create_refresh_token(identity=identity, additional_claims={"sid": session_id})
+    expires = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
+    seconds = int(expires.total_seconds()) if isinstance(expires, timedelta) else int(expires)
+    pair = TokenPair(access_token=access, refresh_token=refresh, expires_in=seconds)
+    jti = get_jti(refresh)
+    if jti is None:  # pragma: no cover - Flask-JWT-Extended always sets one
+        raise RuntimeError("refresh token without jti")
+    return pair, jti
+
+
+def start_session(*, user: User) -> TokenPair:
+    """Open a login session for ``user`` and issue its first token pair."""
+    lifetime = current_app.config["JWT_REFRESH_TOKEN_EXPIRES"]
+    if not isinstance(lifetime, timedelta):
+        lifetime = timedelta(seconds=int(lifetime))
+    session = LoginSession(user_id=user.id, refresh_jti="pending", expires_at=utcnow() + lifetime)
+    db.session.add(session)
+    db.session.flush()
+    pair, session.refresh_jti = _issue(user, session.id)
+    db.session.commit()
+    return pair
+
+
+def rotate_refresh(*, user: User, session: LoginSession, presented_jti: str) -> TokenPair | None:
+    """Spend ``presented_jti`` and issue a new pair; None when it was already spent.
+
+    The conditional UPDATE makes two concurrent refreshes with one token a detected reuse.
+    """
+    pair, new_jti = _issue(user, session.id)
+    result = db.session.execute(
+        update(LoginSession)
+        .where(LoginSession.id == session.id, LoginSession.refresh_jti == presented_jti)
+        .where(LoginSession.revoked_at.is_(None))
+        .values(refresh_jti=new_jti, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        db.session.rollback()
+        revoke_session(session_id=session.id)
+        return None
+    db.session.commit()
+    return pair
+
+
+def revoke_session(*, session_id: int) -> None:
+    db.session.execute(
+        update(LoginSession)
+        .where(LoginSession.id == session_id, LoginSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def revoke_user_sessions(
+    *, user_id: int, keep_session_id: int | None = None, commit: bool = True
+) -> None:
+    """Revoke every live login of ``user_id``, except ``keep_session_id`` if given."""
+    stmt = (
+        update(LoginSession)
+        .where(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if keep_session_id is not None:
+        stmt = stmt.where(LoginSession.id != keep_session_id)
+    db.session.execute(stmt)
+    if commit:
+        db.session.commit()
+
+
+def load_caller(jwt_payload: dict[str, Any]) -> bool:
+    """Check a decoded token against its login session; True means *revoked*.
+
+    One indexed query loads the user and the session together; the user is kept for
+    ``current_user``. A refresh token that is not the session's current one is a reuse of a
+    spent token: the whole session is revoked (theft detection).
+    """
+    g.pop("caller", None)
+    g.pop("caller_session", None)
+    try:
+        user_id = int(jwt_payload["sub"])
+        session_id = int(jwt_payload["sid"])
+    except (KeyError, TypeError, ValueError):
+        return True
+    row = db.session.execute(
+        select(User, LoginSession)
+        .join(LoginSession, LoginSession.user_id == User.id)
+        .where(User.id == user_id, LoginSession.id == session_id)
+    ).first()
+    if row is None:
+        return True
+    user, session = row
+    if not user.is_active or session.revoked_at is not None:
+        return True
+    if jwt_payload.get("type") == "refresh" and jwt_payload.get("jti") != session.refresh_jti:
+        revoke_session(session_id=session.id)
+        return True
+    g.caller = user
+    g.caller_session = session
+    return False

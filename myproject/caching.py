@@ -1,0 +1,140 @@
+"""Response caching for public reads that stays correct across instances and Redis outages.
+
+Every cache key contains a *data version*: a random token kept in the cache itself. Any write
+that changes what a public read returns replaces the token (``invalidate``), so every instance
+stops using the old entries at once, without guessing key names. While Redis is unreachable,
+reads go to the database; the first successful call after an outage replaces the token, so
+nothing cached before or during the outage is served afterwards.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from flask import Flask, Response, current_app, request
+
+from myproject.extensions import cache
+
+log = logging.getLogger(__name__)
+
+VERSION_KEY = "data-version"
+RETRY_AFTER_FAILURE = 2.0  # seconds to skip Redis after an error, so an outage costs nothing
+CACHED_HEADERS = ("Content-Type", "X-Total-Count", "Link", "ETag")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class CacheHealth:
+    down_since: float | None = None
+    next_try: float = 0.0
+    needs_new_version: bool = False
+
+
+def _health(app: Flask) -> CacheHealth:
+    state: CacheHealth = app.extensions.setdefault("myproject_cache_health", CacheHealth())
+    return state
+
+
+def _call(operation: Callable[[], Any]) -> tuple[bool, Any]:
+    """Run one cache operation; (False, None) when the cache is unreachable."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    health = _health(app)
+    now = time.monotonic()
+    if health.down_since is not None and now < health.next_try:
+        return False, None
+    try:
+        if health.needs_new_version:
+            cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=0)
+            health.needs_new_version = False
+        result = operation()
+    except Exception as exc:  # redis errors of any kind: the cache is optional
+        if health.down_since is None:
+            log.warning("cache unavailable (%s); serving from the database", type(exc).__name__)
+            health.down_since = now
+        health.next_try = now + RETRY_AFTER_FAILURE
+        health.needs_new_version = True
+        return False, None
+    if health.down_since is not None:
+        log.warning("cache available again after %.1fs", now - health.down_since)
+        health.down_since = None
+    return True, result
+
+
+def redis_available() -> bool:
+    """Ping Redis directly (readiness probe), ignoring the back-off."""
+    from redis import Redis
+
+    url = current_app.config.get("REDIS_URL")
+    if not url:
+        return False
+    try:
+        client = Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except Exception:
+        return False
+
+
+def data_version() -> str | None:
+    ok, version = _call(lambda: cache.get(VERSION_KEY))
+    if not ok:
+        return None
+    if version is None:
+        fresh = uuid.uuid4().hex
+        # add() is SET NX: the first instance to get here decides the token.
+        ok, _ = _call(lambda: cache.add(VERSION_KEY, fresh, timeout=0))
+        ok, version = _call(lambda: cache.get(VERSION_KEY))
+        if not ok or version is None:
+            return None
+    return str(version)
+
+
+def invalidate() -> None:
+    """Forget every cached public read, on every instance (call after a committed write)."""
+    ok, _ = _call(lambda: cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=0))
+    if not ok:
+        _health(current_app._get_current_object()).needs_new_version = True  # type: ignore[attr-defined]
+
+
+def cached_get(*, anonymous_only: bool = False) -> Callable[[F], F]:
+    """Serve a GET from the cache; store its 200 answers. Conditional GETs still answer 304.
+
+    ``anonymous_only``: the answer depends on the caller, so only tokenless requests use the
+    cache (a private representation is never stored or served to someone else).
+    """
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            usable = request.method == "GET" and not (
+                anonymous_only and "Authorization" in request.headers
+            )
+            if not usable:
+                return view(*args, **kwargs)
+            version = data_version()
+            key = f"resp:{version}:{request.host}:{request.full_path}" if version else None
+            if key is not None:
+                ok, stored = _call(lambda: cache.get(key))
+                if ok and stored is not None:
+                    status, body, headers = stored
+                    response = Response(body, status=status, headers=headers)
+                    return response.make_conditional(request)
+            response = current_app.make_response(view(*args, **kwargs))
+            if key is not None and response.status_code == 200:
+                headers = {h: response.headers[h] for h in CACHED_HEADERS if h in response.headers}
+                entry = (200, response.get_data(), headers)
+                _call(lambda: cache.set(key, entry))
+            return response.make_conditional(request)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator

@@ -1,0 +1,255 @@
+"""Configuration classes. Every setting comes from the environment, coerced explicitly."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+# Values that must never sign tokens in production: our own dev defaults and the usual suspects.
+KNOWN_DEFAULT_SECRETS = frozenset(
+    {
+        "dev",
+        "dev-secret-key-change-me-not-for-production",
+        "dev-jwt-secret-key-change-me-not-for-production",
+        "changeme",
+        "change-me",
+        "secret",
+        "secret-key",
+        "super-secret",
+        "your-secret-key",
+    }
+)
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or unsafe; the message names the variable to fix."""
+
+
+def as_bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value.strip() == "":
+        return default
+    normalized = value.strip().lower()
+    if normalized in {"1", "true", "yes", "on"}:
+        return True
+    if normalized in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"expected true/false, got {value!r}")
+
+
+def env_bool(name: str, default: bool) -> bool:
+    try:
+        return as_bool(os.environ.get(name), default)
+    except ConfigError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+
+
+def env_int(name: str, default: int, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def env_str(name: str, default: str) -> str:
+    value = os.environ.get(name)
+    return default if value is None or value.strip() == "" else value.strip()
+
+
+def normalize_database_url(url: str) -> str:
+    """Map ``postgres://`` and ``postgresql://`` URLs onto the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        return {"pool_pre_ping": True}
+    return {
+        "pool_pre_ping": True,
+        "pool_size": env_int("DB_POOL_SIZE", 5, minimum=1),
+        "max_overflow": env_int("DB_MAX_OVERFLOW", 10),
+        "pool_recycle": 1800,
+        "pool_timeout": 10,
+        "connect_args": {"connect_timeout": 5},
+    }
+
+
+def redis_options() -> dict[str, Any]:
+    # Short timeouts: a dead Redis must cost milliseconds, not a hung worker.
+    return {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+
+
+class Config:
+    """Settings shared by every environment; subclasses change defaults, not names."""
+
+    ENV_NAME = "base"
+    TESTING = False
+    DEBUG = False
+
+    def __init__(self) -> None:
+        self.SECRET_KEY = env_str("SECRET_KEY", "dev-secret-key-change-me-not-for-production")
+        self.JWT_SECRET_KEY = env_str(
+            "JWT_SECRET_KEY", "dev-jwt-secret-key-change-me-not-for-production"
+        )
+        self.SQLALCHEMY_DATABASE_URI = normalize_database_url(
+            env_str("DATABASE_URL", self.default_database_url())
+        )
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
+        self.SQLALCHEMY_TRACK_MODIFICATIONS = False
+        self.MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024, minimum=1)
+
+        self.REDIS_URL: str | None = os.environ.get("REDIS_URL") or None
+
+        # JWT (Flask-JWT-Extended): HS256 only, tokens in the Authorization header by default.
+        self.JWT_ALGORITHM = "HS256"
+        self.JWT_DECODE_ALGORITHMS = ["HS256"]
+        self.JWT_ACCESS_TOKEN_EXPIRES = env_int("JWT_ACCESS_TOKEN_EXPIRES", 900, minimum=1)
+        self.JWT_REFRESH_TOKEN_EXPIRES = env_int("JWT_REFRESH_TOKEN_EXPIRES", 2592000, minimum=1)
+        self.JWT_TOKEN_LOCATION = [
+            part.strip()
+            for part in env_str("JWT_TOKEN_LOCATION", "headers").split(",")
+            if part.strip()
+        ]
+        self.JWT_COOKIE_SECURE = env_bool("JWT_COOKIE_SECURE", True)
+        self.JWT_COOKIE_CSRF_PROTECT = True
+        self.JWT_COOKIE_SAMESITE = "Lax"
+        self.PASSWORD_HASH_METHOD = env_str("PASSWORD_HASH_METHOD", "scrypt:32768:8:1")
+
+        # Rate limits (Flask-Limiter). RATELIMIT_DEFAULT is also Flask-Limiter's own key; we
+        # pass the limits explicitly so the per-caller choice below wins.
+        self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
+        self.RATELIMIT_DEFAULT = env_str("RATELIMIT_DEFAULT", "300 per minute")
+        self.RATELIMIT_ANONYMOUS = env_str("RATELIMIT_ANONYMOUS", "60 per minute")
+        self.RATELIMIT_LOGIN = env_str("RATELIMIT_LOGIN", "10 per minute")
+        self.RATELIMIT_REGISTER = env_str("RATELIMIT_REGISTER", "10 per hour")
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        self.RATELIMIT_STORAGE_OPTIONS = redis_options() if self.REDIS_URL else {}
+        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+        self.RATELIMIT_HEADERS_ENABLED = True
+        self.RATELIMIT_STRATEGY = "fixed-window"
+        self.RATELIMIT_KEY_PREFIX = "myproject-rl"
+
+        # Cache (Flask-Caching): Redis when configured, else this process's memory.
+        self.CACHE_DEFAULT_TIMEOUT = env_int("CACHE_DEFAULT_TIMEOUT", 60)
+        self.CACHE_KEY_PREFIX = "myproject:"
+        if self.REDIS_URL:
+            self.CACHE_TYPE = "RedisCache"
+            self.CACHE_REDIS_URL = self.REDIS_URL
+            self.CACHE_OPTIONS = redis_options()
+        else:
+            self.CACHE_TYPE = "SimpleCache"
+
+        self.CORS_ORIGINS = [
+            origin.strip() for origin in env_str("CORS_ORIGINS", "").split(",") if origin.strip()
+        ]
+        self.TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
+
+        self.LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+        self.LOG_FORMAT = env_str("LOG_FORMAT", self.default_log_format())
+
+        # OpenAPI document and offline Swagger UI (flask-smorest).
+        self.API_TITLE = "myproject"
+        self.API_VERSION = "1.0.0"
+        self.OPENAPI_VERSION = "3.0.3"
+        self.OPENAPI_URL_PREFIX = "/api"
+        self.OPENAPI_JSON_PATH = "openapi.json"
+        self.OPENAPI_SWAGGER_UI_PATH = "docs"
+        self.OPENAPI_SWAGGER_UI_URL = "/api/docs/assets/"
+        self.JSON_SORT_KEYS = False
+
+    def default_database_url(self) -> str:
+        return "sqlite:///" + os.path.join(instance_path(), "myproject.sqlite")
+
+    def default_log_format(self) -> str:
+        return "text"
+
+    def validate(self) -> None:
+        """Raise ConfigError for settings this environment cannot run with."""
+
+
+def instance_path() -> str:
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "instance")
+
+
+class DevelopmentConfig(Config):
+    ENV_NAME = "development"
+    DEBUG = False
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Only TEST_* variables steer the test lanes, so a developer's DATABASE_URL is never used.
+        self.SQLALCHEMY_DATABASE_URI = normalize_database_url(
+            env_str("TEST_DATABASE_URL", "sqlite://")
+        )
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
+        self.REDIS_URL = os.environ.get("TEST_REDIS_URL") or None
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        self.RATELIMIT_STORAGE_OPTIONS = redis_options() if self.REDIS_URL else {}
+        self.RATELIMIT_ENABLED = False
+        if self.REDIS_URL:
+            self.CACHE_TYPE = "RedisCache"
+            self.CACHE_REDIS_URL = self.REDIS_URL
+            self.CACHE_OPTIONS = redis_options()
+        else:
+            self.CACHE_TYPE = "SimpleCache"
+        # A cheap hash keeps the suite fast; production keeps scrypt.
+        self.PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
+        self.JWT_COOKIE_SECURE = False
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+
+    def default_database_url(self) -> str:
+        return ""
+
+    def default_log_format(self) -> str:
+        return "json"
+
+    def validate(self) -> None:
+        for name in ("SECRET_KEY", "JWT_SECRET_KEY"):
+            value = os.environ.get(name, "").strip()
+            if not value:
+                raise ConfigError(f"{name} is not set; production needs a random secret.")
+            if len(value) < MIN_SECRET_LENGTH:
+                raise ConfigError(
+                    f"{name} is too short; use at least {MIN_SECRET_LENGTH} random characters."
+                )
+            if value.lower() in KNOWN_DEFAULT_SECRETS:
+                raise ConfigError(f"{name} is a known default value; generate a random one.")
+        if not os.environ.get("DATABASE_URL", "").strip():
+            raise ConfigError("DATABASE_URL is not set; production needs a database URL.")
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def load_config(name: str | None = None) -> Config:
+    """Build the configuration named by ``name``, else ``FLASK_CONFIG``, else development."""
+    config_name = (name or os.environ.get("FLASK_CONFIG") or "development").strip().lower()
+    try:
+        config_class = CONFIGS[config_name]
+    except KeyError:
+        choices = ", ".join(CONFIGS)
+        raise ConfigError(f"FLASK_CONFIG must be one of {choices}, got {config_name!r}") from None
+    config = config_class()
+    config.validate()
+    return config

@@ -1,0 +1,150 @@
+"""Every error becomes RFC 9457 problem JSON here, and only here."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, request
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from myproject.exceptions import APIException
+
+bp = Blueprint("errors", __name__)
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+# Unique constraint names mapped to the field a 409 names.
+UNIQUE_FIELDS = {
+    "uq_users_username_lower": "username",
+    "uq_users_email": "email",
+    "users.email": "email",
+    "users.username": "username",
+}
+
+
+def problem(
+    status: int,
+    detail: str | None = None,
+    *,
+    title: str | None = None,
+    errors: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    from http import HTTPStatus
+
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail or HTTPStatus(status).description,
+        "instance": request.path,
+        "request_id": g.get("request_id"),
+    }
+    if errors:
+        body["errors"] = errors
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def http_exception_response(error: HTTPException) -> Response:
+    """Problem JSON for any werkzeug/flask-smorest ``HTTPException``, keeping its headers."""
+    if isinstance(error, InternalServerError):
+        return handle_internal_error(error)
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    errors = data.get("errors") or data.get("messages")
+    detail = data.get("message") or error.description
+    if status == 422 and errors:
+        detail = "The request contains invalid fields."
+    if status == 400 and errors:
+        # webargs reports malformed JSON as a 400 with messages; keep the body minimal.
+        detail = "The request body is not valid JSON."
+        errors = None
+    headers = {
+        name: value
+        for name, value in error.get_headers()
+        if name.lower() not in {"content-type", "content-length"}
+    }
+    headers.update(data.get("headers") or {})
+    return problem(status, detail, errors=errors, headers=headers)
+
+
+@bp.app_errorhandler(HTTPException)
+def handle_http_exception(error: HTTPException) -> Response:
+    return http_exception_response(error)
+
+
+@bp.app_errorhandler(APIException)
+def handle_api_exception(error: APIException) -> Response:
+    return problem(
+        error.status_code,
+        error.detail,
+        title=error.title,
+        errors=error.errors,
+        headers=error.headers,
+    )
+
+
+@bp.app_errorhandler(IntegrityError)
+def handle_integrity_error(error: IntegrityError) -> Response:
+    # Validation checks uniqueness first; this is the race where two requests both passed.
+    from myproject.extensions import db
+
+    db.session.rollback()
+    message = str(error.orig)
+    for constraint, field in UNIQUE_FIELDS.items():
+        if constraint in message:
+            return problem(
+                409,
+                f"That {field} is already taken.",
+                errors={"json": {field: ["Already taken."]}},
+            )
+    log.warning("integrity error: %s", type(error.orig).__name__)
+    return problem(409, "The request conflicts with the current state of the resource.")
+
+
+@bp.app_errorhandler(DataError)
+def handle_data_error(error: DataError) -> Response:
+    from myproject.extensions import db
+
+    db.session.rollback()
+    log.warning("database rejected a value: %s", type(error.orig).__name__)
+    return problem(422, "A value is out of range or malformed for storage.")
+
+
+@bp.app_errorhandler(OperationalError)
+@bp.app_errorhandler(InterfaceError)
+def handle_database_unavailable(error: Exception) -> Response:
+    from myproject.extensions import db
+
+    try:
+        db.session.rollback()
+    except Exception:  # the connection is already gone; the pool pre-ping replaces it
+        pass
+    log.error("database unavailable: %s", type(error).__name__)
+    return problem(
+        503,
+        "The database is unavailable; retry shortly.",
+        headers={"Retry-After": "5"},
+    )
+
+
+@bp.app_errorhandler(InternalServerError)
+def handle_internal_error(error: InternalServerError) -> Response:
+    original = getattr(error, "original_exception", None)
+    if isinstance(original, OperationalError | InterfaceError):
+        return handle_database_unavailable(original)
+    if original is not None:
+        current_app.logger.error(
+            "unhandled exception on %s %s",
+            request.method,
+            request.path,
+            exc_info=(type(original), original, original.__traceback__),
+        )
+    return problem(500, "An unexpected error occurred; quote the request_id when reporting it.")

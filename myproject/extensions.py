@@ -1,0 +1,54 @@
+"""Extension objects, created unbound here and bound to an app in ``create_app``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_caching import Cache
+from flask_cors import CORS
+from flask_jwt_extended import JWTManager
+from flask_limiter import Limiter
+from flask_marshmallow import Marshmallow
+from flask_migrate import Migrate
+from flask_smorest import Api as SmorestApi
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+from myproject.ratelimit import default_limit, is_exempt, rate_limit_key
+
+# Named constraints keep Alembic migrations portable between SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Api(SmorestApi):
+    """flask-smorest's Api, with its error responses in our problem-JSON shape."""
+
+    def handle_http_exception(self, error: Any) -> Any:
+        from myproject.errors import http_exception_response
+
+        return http_exception_response(error)
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+ma = Marshmallow()
+jwt = JWTManager()
+cache = Cache()
+limiter = Limiter(
+    key_func=rate_limit_key,
+    default_limits=[default_limit],
+    default_limits_exempt_when=is_exempt,
+)
+cors = CORS()
+api = Api()

@@ -1,0 +1,126 @@
+"""``Idempotency-Key`` for POSTs: a retried request replays the first answer, creating nothing.
+
+The key is reserved in the database (unique per caller) before the work starts, so a
+concurrent duplicate finds the reservation and gets 409 instead of running twice.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from flask import Response, current_app, request
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from myproject.exceptions import Conflict, UnprocessableEntity
+from myproject.extensions import db
+from myproject.models import IdempotencyKey
+from myproject.models.base import utcnow
+from myproject.ratelimit import client_address, token_claims
+
+HEADER = "Idempotency-Key"
+KEY_PATTERN = re.compile(r"^[\x20-\x7e]{1,255}$")
+LIFETIME = timedelta(hours=24)
+REPLAYED_HEADERS = ("Location", "ETag")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _scope() -> str:
+    claims = token_claims()
+    return f"user:{claims['sub']}" if claims else f"addr:{client_address()}"
+
+
+def _fingerprint() -> str:
+    raw = request.get_data(cache=True)
+    try:
+        canonical = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
+    except ValueError:
+        canonical = raw
+    digest = hashlib.sha256()
+    for part in (request.method.encode(), request.path.encode(), canonical):
+        digest.update(part + b"\0")
+    return digest.hexdigest()
+
+
+def _reserve(scope: str, key: str, fingerprint: str) -> IdempotencyKey | Response:
+    """Reserve the key, or answer from an earlier request with it (replay, 409 or 422)."""
+    for _ in range(2):
+        record = IdempotencyKey(scope=scope, key=key, fingerprint=fingerprint)
+        db.session.add(record)
+        try:
+            db.session.commit()
+            return record
+        except IntegrityError:
+            db.session.rollback()
+        existing = db.session.scalar(
+            select(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
+        )
+        if existing is None:
+            continue  # finished and removed meanwhile: try again
+        if existing.created_at < utcnow() - LIFETIME:
+            db.session.delete(existing)
+            db.session.commit()
+            continue
+        if existing.fingerprint != fingerprint:
+            raise UnprocessableEntity(
+                "This Idempotency-Key was used with a different request body.",
+                errors={"headers": {HEADER: ["Already used with a different request."]}},
+            )
+        if existing.status is None:
+            raise Conflict("A request with this Idempotency-Key is still being processed.")
+        headers = json.loads(existing.headers or "{}")
+        return Response(
+            existing.body, status=existing.status, headers=headers, mimetype="application/json"
+        )
+    raise Conflict("A request with this Idempotency-Key is still being processed.")
+
+
+def _release(record_id: int) -> None:
+    db.session.rollback()
+    db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == record_id))
+    db.session.commit()
+
+
+def idempotent(view: F) -> F:
+    """Make a POST view honour ``Idempotency-Key`` (only 2xx answers are kept for replay)."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        key = request.headers.get(HEADER)
+        if key is None:
+            return view(*args, **kwargs)
+        if not KEY_PATTERN.match(key):
+            raise UnprocessableEntity(
+                "The Idempotency-Key header must be 1 to 255 printable characters.",
+                errors={"headers": {HEADER: ["Must be 1 to 255 printable characters."]}},
+            )
+        reserved = _reserve(_scope(), key, _fingerprint())
+        if isinstance(reserved, Response):
+            return reserved
+        record_id = reserved.id
+        try:
+            response = current_app.make_response(view(*args, **kwargs))
+        except BaseException:
+            _release(record_id)
+            raise
+        if not 200 <= response.status_code < 300:
+            _release(record_id)
+            return response
+        record = db.session.get(IdempotencyKey, record_id)
+        if record is not None:
+            record.status = response.status_code
+            record.body = response.get_data(as_text=True)
+            record.headers = json.dumps(
+                {h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers}
+            )
+            db.session.commit()
+        return response
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,16 @@
+from myproject.models.base import CRUDMixin, Model, TimestampMixin, TimestampModel
+from myproject.models.idempotency import IdempotencyKey
+from myproject.models.item import Item
+from myproject.models.session import LoginSession
+from myproject.models.user import User
+
+__all__ = [
+    "CRUDMixin",
+    "IdempotencyKey",
+    "Item",
+    "LoginSession",
+    "Model",
+    "TimestampMixin",
+    "TimestampModel",
+    "User",
+]

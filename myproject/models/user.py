@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from flask import current_app
+from sqlalchemy import Boolean, Index, String, func
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from myproject.models.base import TimestampModel
+
+if TYPE_CHECKING:
+    from myproject.models.item import Item
+
+
+def password_hash_method() -> str:
+    method: str = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt:32768:8:1")
+    return method
+
+
+class User(TimestampModel):
+    __tablename__ = "users"
+    __table_args__ = (
+        # Usernames are unique ignoring case; emails are stored lower-case.
+        Index("uq_users_username_lower", func.lower("username"), unique=True),
+    )
+
+    username: Mapped[str] = mapped_column(String(80), nullable=False)
+    email: Mapped[str] = mapped_column(String(120), nullable=False, unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    is_admin: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+    items: Mapped[list[Item]] = relationship(
+        back_populates="user",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="Item.id",
+    )
+
+    def __init__(self, **kwargs: Any) -> None:
+        password = kwargs.pop("password", None)
+        if isinstance(kwargs.get("email"), str):
+            kwargs["email"] = kwargs["email"].strip().lower()
+        super().__init__(**kwargs)
+        if password is not None:
+            self.set_password(password)
+
+    def __repr__(self) -> str:
+        return f"<User {self.username}>"
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password, method=password_hash_method())
+
+    def check_password(self, password: str) -> bool:
+        if not self.password_hash:
+            return False
+        return check_password_hash(self.password_hash, password)
+
+    def password_needs_rehash(self) -> bool:
+        """True when the stored hash was made with other parameters than the configured ones."""
+        return not self.password_hash.startswith(password_hash_method() + "$")
+
+    def to_dict(self, private: bool = False) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": self.id,
+            "username": self.username,
+            "created_at": self.created_at.isoformat(),
+        }
+        if private:
+            data.update(
+                email=self.email,
+                is_active=self.is_active,
+                is_admin=self.is_admin,
+                updated_at=self.updated_at.isoformat(),
+            )
+        return data

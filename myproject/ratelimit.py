@@ -1,0 +1,72 @@
+"""Who a request counts against, and how much it may do, without touching the database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, g, request
+from flask_jwt_extended import decode_token
+
+
+def token_claims() -> dict[str, Any] | None:
+    """The claims of a valid access token in ``Authorization``, else None (decoded once).
+
+    Only the signature and expiry are checked: that is enough to pick a rate-limit bucket, and
+    revocation is enforced by the routes that need the caller.
+    """
+    if "token_claims" not in g:
+        claims: dict[str, Any] | None = None
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            try:
+                decoded = decode_token(token.strip())
+            except Exception:  # any invalid token is simply anonymous here
+                decoded = None
+            if decoded and decoded.get("type") == "access":
+                claims = decoded
+        g.token_claims = claims
+    result: dict[str, Any] | None = g.token_claims
+    return result
+
+
+def client_address() -> str:
+    # ProxyFix (TRUSTED_PROXIES > 0) has already rewritten remote_addr from X-Forwarded-For;
+    # otherwise this is the socket peer and a forged header changes nothing.
+    return request.remote_addr or "unknown"
+
+
+def rate_limit_key() -> str:
+    claims = token_claims()
+    if claims is not None:
+        return f"user:{claims['sub']}"
+    return f"addr:{client_address()}"
+
+
+def default_limit() -> str:
+    key = "RATELIMIT_DEFAULT" if token_claims() is not None else "RATELIMIT_ANONYMOUS"
+    limit: str = current_app.config[key]
+    return limit
+
+
+def is_exempt() -> bool:
+    claims = token_claims()
+    return bool(claims and claims.get("adm"))
+
+
+def login_limit() -> str:
+    limit: str = current_app.config["RATELIMIT_LOGIN"]
+    return limit
+
+
+def register_limit() -> str:
+    limit: str = current_app.config["RATELIMIT_REGISTER"]
+    return limit
+
+
+def login_username_key() -> str:
+    body = request.get_json(silent=True)
+    username = body.get("username") if isinstance(body, dict) else None
+    if not isinstance(username, str):
+        username = ""
+    return f"login-user:{username.strip().lower()[:320]}"

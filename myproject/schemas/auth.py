@@ -1,0 +1,22 @@
+from marshmallow import Schema, fields, validate
+
+
+class LoginSchema(Schema):
+    username = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=320),
+        metadata={"description": "Username or email address."},
+    )
+    # Over-long passwords are rejected before any hashing is done.
+    password = fields.String(
+        required=True, load_only=True, validate=validate.Length(min=1, max=128)
+    )
+
+
+class TokenSchema(Schema):
+    access_token = fields.String(required=True)
+    refresh_token = fields.String(required=True)
+    token_type = fields.String(required=True, metadata={"example": "Bearer"})
+    expires_in = fields.Integer(
+        required=True, metadata={"description": "Access token lifetime in seconds."}
+    )

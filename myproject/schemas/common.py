@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+MAX_PAGE = 10_000_000
+
+
+class PaginationQuerySchema(Schema):
+    page = fields.Integer(
+        load_default=1,
+        validate=validate.Range(min=1, max=MAX_PAGE),
+        metadata={"description": "Page number, from 1."},
+    )
+    per_page = fields.Integer(
+        load_default=20,
+        validate=validate.Range(min=1, max=100),
+        metadata={"description": "Page size, 1..100."},
+    )

@@ -1,0 +1,10 @@
+from marshmallow import Schema, fields
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True, metadata={"example": "ok"})
+
+
+class ReadinessSchema(Schema):
+    status = fields.String(required=True, metadata={"description": "ok, degraded or unavailable"})
+    checks = fields.Dict(keys=fields.String(), values=fields.String(), required=True)

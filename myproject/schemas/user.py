@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+from marshmallow_sqlalchemy import SQLAlchemySchema, auto_field
+
+from myproject.models import User
+from myproject.schemas.common import PaginationQuerySchema
+from myproject.schemas.fields import TrimmedString, no_control_characters
+
+USERNAME_PATTERN = r"^[A-Za-z0-9._-]+$"
+
+
+def username_field(**kwargs: object) -> fields.String:
+    return TrimmedString(
+        validate=[
+            validate.Length(min=3, max=80),
+            validate.Regexp(USERNAME_PATTERN, error="Use only letters, digits, '.', '_' and '-'."),
+        ],
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def email_field(**kwargs: object) -> fields.Email:
+    return fields.Email(validate=validate.Length(max=120), **kwargs)  # type: ignore[arg-type]
+
+
+def password_field(**kwargs: object) -> fields.String:
+    # The length cap is checked before any hashing, so a huge password costs nothing.
+    return fields.String(
+        load_only=True,
+        validate=[validate.Length(min=8, max=128), no_control_characters],
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+class UserCreateSchema(Schema):
+    username = username_field(required=True)
+    email = email_field(required=True)
+    password = password_field(required=True)
+
+
+class UserUpdateSchema(Schema):
+    """PATCH body. ``is_active`` / ``is_admin`` are accepted from admins only (checked in the
+    view), and ``current_password`` is required to change one's own password."""
+
+    username = username_field()
+    email = email_field()
+    password = password_field()
+    current_password = fields.String(load_only=True, validate=validate.Length(max=1024))
+    is_active = fields.Boolean(truthy={True}, falsy={False})
+    is_admin = fields.Boolean(truthy={True}, falsy={False})
+
+
+class UserPublicSchema(SQLAlchemySchema[User]):
+    class Meta:
+        model = User
+
+    id = auto_field(dump_only=True)
+    username = auto_field(dump_only=True)
+    created_at = fields.DateTime(format="iso", dump_only=True)
+
+
+class UserSchema(UserPublicSchema):
+    """The private representation: for the user themself and for admins."""
+
+    email = auto_field(dump_only=True)
+    is_active = auto_field(dump_only=True)
+    is_admin = auto_field(dump_only=True)
+    updated_at = fields.DateTime(format="iso", dump_only=True)
+
+
+class UserListQuerySchema(PaginationQuerySchema):
+    pass
+
+
+class ProtectedSchema(Schema):
+    message = fields.String(required=True)

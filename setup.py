@@ -1,0 +1,38 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="myproject",
+    version="1.0.0",
+    description="A Flask JSON REST API: users and items, JWT auth, PostgreSQL, Redis.",
+    packages=find_packages(include=["myproject", "myproject.*"]),
+    include_package_data=True,
+    python_requires=">=3.11",
+    install_requires=[
+        "Flask>=3.1,<3.2",
+        "Flask-SQLAlchemy>=3.1,<3.2",
+        "SQLAlchemy>=2.0,<2.1",
+        "Flask-Migrate>=4.0,<5",
+        "flask-marshmallow>=1.2,<2",
+        "marshmallow>=4.0,<5",
+        "marshmallow-sqlalchemy>=1.1,<2",
+        "flask-smorest>=0.46,<0.48",
+        "Flask-JWT-Extended>=4.6,<5",
+        "Flask-Caching>=2.3,<3",
+        "Flask-Limiter>=4.0,<5",
+        "redis>=5,<9",
+        "flask-cors>=5,<7",
+        "psycopg[binary]>=3.2,<4",
+        "gunicorn>=23",
+        "python-dotenv>=1.0,<2",
+        "swagger-ui-bundle>=1.1,<2",
+    ],
+    extras_require={
+        "dev": [
+            "pytest>=8",
+            "pytest-cov>=5",
+            "ruff>=0.8",
+            "mypy>=1.13",
+            "openapi-spec-validator>=0.7",
+        ],
+    },
+)

@@ -1,0 +1,138 @@
+"""Fixtures: one app per test session, each test inside a rolled-back transaction.
+
+``TEST_DATABASE_URL`` / ``TEST_REDIS_URL`` switch the suite to PostgreSQL / Redis. On
+PostgreSQL a throwaway database is created for the run and dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+from myproject import create_app
+from myproject.config import normalize_database_url
+from myproject.extensions import cache
+from myproject.extensions import db as _db
+from myproject.models import User
+from tests.support import AuthActions, TempDatabase
+
+PASSWORD = "correct-horse-42"
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        yield "sqlite://"
+        return
+    with TempDatabase(normalize_database_url(base)) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str | None:
+    return os.environ.get("TEST_REDIS_URL") or None
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str) -> Iterator[Flask]:
+    application = create_app("testing", {"SQLALCHEMY_DATABASE_URI": database_url})
+    with application.app_context():
+        _db.create_all()
+    yield application
+    with application.app_context():
+        _db.drop_all()
+        _db.engine.dispose()
+
+
+@pytest.fixture()
+def db(app: Flask) -> Iterator[Any]:
+    """The database, inside a transaction that is rolled back after the test.
+
+    Commits in the code under test release SAVEPOINTs (SQLAlchemy 2's
+    ``join_transaction_mode="create_savepoint"``), so nothing outlives the test.
+    """
+    with app.app_context():
+        connection = _db.engine.connect()
+        transaction = connection.begin()
+        original = _db.session
+        factory = sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
+        _db.session = scoped_session(factory, scopefunc=_app_context_id)
+        cache.clear()
+        try:
+            yield _db
+        finally:
+            _db.session.remove()
+            _db.session = original
+            transaction.rollback()
+            connection.close()
+            cache.clear()
+
+
+def _app_context_id() -> int:
+    from flask import current_app
+
+    return id(current_app._get_current_object())  # type: ignore[attr-defined]
+
+
+@pytest.fixture()
+def session(db: Any) -> Any:
+    return db.session
+
+
+@pytest.fixture()
+def client(app: Flask, db: Any) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture()
+def runner(app: Flask, db: Any) -> Any:
+    return app.test_cli_runner()
+
+
+@pytest.fixture()
+def make_user(db: Any) -> Any:
+    counter = iter(range(1, 10_000))
+
+    def factory(username: str | None = None, **kwargs: Any) -> User:
+        n = next(counter)
+        username = username or f"user{n}_{uuid.uuid4().hex[:6]}"
+        kwargs.setdefault("email", f"{username.lower()}@example.com")
+        kwargs.setdefault("password", PASSWORD)
+        return User.create(username=username, **kwargs)
+
+    return factory
+
+
+@pytest.fixture()
+def user(make_user: Any) -> User:
+    return make_user("alice", email="alice@example.com")
+
+
+@pytest.fixture()
+def admin(make_user: Any) -> User:
+    return make_user("root", email="root@example.com", is_admin=True)
+
+
+@pytest.fixture()
+def auth(client: FlaskClient) -> AuthActions:
+    return AuthActions(client)
+
+
+@pytest.fixture()
+def auth_headers(auth: AuthActions, user: User) -> dict[str, str]:
+    return auth.headers(user.username)
+
+
+@pytest.fixture()
+def requires_redis(redis_url: str | None) -> str:
+    if not redis_url:
+        pytest.skip("needs Redis: set TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/15)")
+    return redis_url
