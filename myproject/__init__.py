@@ -10,7 +10,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from myproject import extensions as ext
-from myproject.config import ConfigError, load_config
+from myproject.config import ConfigError, engine_options, load_config, normalize_database_url
 from myproject.extensions import cache, cors, db, jwt, limiter, ma, migrate
 from myproject.logs import add_response_headers, assign_request_id, configure_logging
 
@@ -49,6 +49,11 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     app = Flask(__name__, static_folder=None)
     app.config.from_object(config)
     app.config.update(overrides or {})
+    if overrides and "SQLALCHEMY_DATABASE_URI" in overrides:
+        url = normalize_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
+        app.config["SQLALCHEMY_DATABASE_URI"] = url
+        if "SQLALCHEMY_ENGINE_OPTIONS" not in overrides:
+            app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(url)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     configure_logging(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
@@ -63,8 +68,10 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
         )
 
-    init_extensions(app)
+    # Request hooks first: the request id exists before any extension's hook can fail, and
+    # our after_request runs last (Flask runs them in reverse order of registration).
     register_request_hooks(app)
+    init_extensions(app)
     register_blueprints(app)
     register_cli(app)
     app.shell_context_processor(shell_context)
@@ -95,12 +102,6 @@ def init_extensions(app: Flask) -> None:
     ext.api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
-    # Probes and documentation are never rate limited.
-    limiter.request_filter(_is_operations_request)
-
-
-def _is_operations_request() -> bool:
-    return request.path.startswith(("/health", "/api/docs", "/api/openapi.json"))
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

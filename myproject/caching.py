@@ -28,6 +28,7 @@ RETRY_AFTER_FAILURE = 2.0  # seconds to skip Redis after an error, so an outage 
 CACHED_HEADERS = ("Content-Type", "X-Total-Count", "Link", "ETag")
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 @dataclass
@@ -105,6 +106,26 @@ def invalidate() -> None:
         _health(current_app._get_current_object()).needs_new_version = True  # type: ignore[attr-defined]
 
 
+def remember(key: str, compute: Callable[[], T]) -> T:
+    """``compute()``, cached under ``key`` until the next write (or the cache timeout)."""
+    version = data_version()
+    full_key = f"val:{version}:{key}"
+    if version is not None:
+        ok, stored = _call(lambda: cache.get(full_key))
+        if ok and stored is not None:
+            result: T = stored
+            return result
+    value = compute()
+    if version is not None:
+        _call(lambda: cache.set(full_key, value))
+    return value
+
+
+def _has_credentials() -> bool:
+    cookie_name = current_app.config.get("JWT_ACCESS_COOKIE_NAME", "access_token_cookie")
+    return "Authorization" in request.headers or cookie_name in request.cookies
+
+
 def cached_get(*, anonymous_only: bool = False) -> Callable[[F], F]:
     """Serve a GET from the cache; store its 200 answers. Conditional GETs still answer 304.
 
@@ -115,9 +136,7 @@ def cached_get(*, anonymous_only: bool = False) -> Callable[[F], F]:
     def decorator(view: F) -> F:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            usable = request.method == "GET" and not (
-                anonymous_only and "Authorization" in request.headers
-            )
+            usable = request.method == "GET" and not (anonymous_only and _has_credentials())
             if not usable:
                 return view(*args, **kwargs)
             version = data_version()
@@ -133,7 +152,7 @@ def cached_get(*, anonymous_only: bool = False) -> Callable[[F], F]:
                 headers = {h: response.headers[h] for h in CACHED_HEADERS if h in response.headers}
                 entry = (200, response.get_data(), headers)
                 _call(lambda: cache.set(key, entry))
-            return response.make_conditional(request)
+            return response.make_conditional(request) if response.status_code == 200 else response
 
         return wrapper  # type: ignore[return-value]
 

@@ -60,6 +60,8 @@ def http_exception_response(error: HTTPException) -> Response:
     data = getattr(error, "data", None) or {}
     errors = data.get("errors") or data.get("messages")
     detail = data.get("message") or error.description
+    if status == 429:
+        detail = f"Rate limit exceeded ({error.description}); retry after the Retry-After delay."
     if status == 422 and errors:
         detail = "The request contains invalid fields."
     if status == 400 and errors:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import request
 from flask_caching import Cache
 from flask_cors import CORS
 from flask_jwt_extended import JWTManager
@@ -50,5 +51,13 @@ limiter = Limiter(
     default_limits=[default_limit],
     default_limits_exempt_when=is_exempt,
 )
+
+
+@limiter.request_filter
+def _is_operations_request() -> bool:
+    """Probes and documentation are never rate limited."""
+    return request.path.startswith(("/health", "/api/docs", "/api/openapi.json"))
+
+
 cors = CORS()
 api = Api()

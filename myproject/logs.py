@@ -56,7 +56,14 @@ def configure_logging(app: Flask) -> None:
     app.logger.propagate = True
 
 
+REQUEST_STATE = ("token_claims", "caller", "caller_session")
+
+
 def assign_request_id() -> None:
+    # An app context (and so ``g``) can outlive one request when a caller keeps it pushed;
+    # per-request state must never leak into the next request.
+    for name in REQUEST_STATE:
+        g.pop(name, None)
     incoming = request.headers.get(REQUEST_ID_HEADER, "")
     g.request_id = incoming if _SANE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
 
@@ -64,6 +71,9 @@ def assign_request_id() -> None:
 def add_response_headers(response: Response) -> Response:
     response.headers[REQUEST_ID_HEADER] = g.get("request_id") or uuid.uuid4().hex
     response.headers["X-Content-Type-Options"] = "nosniff"
+    if response.status_code not in (429, 503):
+        # Flask-Limiter adds Retry-After to every response; it only means something on these.
+        response.headers.pop("Retry-After", None)
     if request.path.startswith("/api/docs"):
         # Swagger UI needs its own scripts and an inline bootstrap; everything else needs nothing.
         response.headers["Content-Security-Policy"] = (

@@ -18,7 +18,9 @@ def token_claims() -> dict[str, Any] | None:
         claims: dict[str, Any] | None = None
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
-        if scheme.lower() == "bearer" and token.strip():
+        if scheme.lower() != "bearer" and "cookies" in current_app.config["JWT_TOKEN_LOCATION"]:
+            token = request.cookies.get(current_app.config["JWT_ACCESS_COOKIE_NAME"], "")
+        if token.strip():
             try:
                 decoded = decode_token(token.strip())
             except Exception:  # any invalid token is simply anonymous here

@@ -18,8 +18,9 @@ from myproject.models import Item, User
 
 def optional_caller() -> User | None:
     """The caller when a valid access token is sent, None without one (bad tokens: 401)."""
-    verify_jwt_in_request(optional=True)
-    caller: User | None = current_user if g.get("caller") is not None else None
+    if verify_jwt_in_request(optional=True) is None:
+        return None
+    caller: User | None = g.get("caller")
     return caller
 
 

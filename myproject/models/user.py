@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app
-from sqlalchemy import Boolean, Index, String, func
+from sqlalchemy import Boolean, Index, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -22,7 +22,7 @@ class User(TimestampModel):
     __tablename__ = "users"
     __table_args__ = (
         # Usernames are unique ignoring case; emails are stored lower-case.
-        Index("uq_users_username_lower", func.lower("username"), unique=True),
+        Index("uq_users_username_lower", func.lower(text("username")), unique=True),
     )
 
     username: Mapped[str] = mapped_column(String(80), nullable=False)

@@ -1,0 +1,198 @@
+"""The "raw floor": the read endpoints as a bare Flask app, for bench/run.sh to compare against.
+
+No SQLAlchemy, no marshmallow, no Flask extensions, no cache: hand-written SQL through plain
+psycopg 3 connections, answered with the same JSON bytes, ``X-Total-Count``, ``Link`` and
+``ETag`` headers as the real API. Whatever the real app spends above this floor is the price of
+its framework stack; see bench/README.md.
+
+Serve it with the project's gunicorn settings (the positional APP argument overrides the
+``wsgi_app`` of gunicorn.conf.py)::
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/myproject_bench \\
+        gunicorn -c gunicorn.conf.py -b 127.0.0.1:8001 bench.floor_app:app
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from flask import Flask, Response, jsonify, request, url_for
+
+SORTS = {
+    "created_at": "items.created_at",
+    "name": "items.name",
+    "updated_at": "items.updated_at",
+}
+ITEM_COLUMNS = (
+    "items.id, items.name, items.description, items.category, "
+    "users.id, users.username, items.created_at, items.updated_at"
+)
+MAX_POOLED = 32
+
+
+def database_url() -> str:
+    url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/myproject_bench")
+    # Accept the SQLAlchemy spelling used by the real app too.
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+class ConnectionPool:
+    """A lock-protected list of idle autocommit connections (works for threads and greenlets)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.lock = threading.Lock()
+        self.idle: list[psycopg.Connection[Any]] = []
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[Any]]:
+        with self.lock:
+            conn = self.idle.pop() if self.idle else None
+        if conn is None or conn.closed:
+            conn = psycopg.connect(self.url, autocommit=True)
+        try:
+            yield conn
+        except BaseException:
+            conn.close()
+            raise
+        with self.lock:
+            if len(self.idle) < MAX_POOLED:
+                self.idle.append(conn)
+                return
+        conn.close()
+
+
+app = Flask(__name__, static_folder=None)
+app.json.sort_keys = False  # type: ignore[attr-defined]
+pool = ConnectionPool(database_url())
+
+
+def iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
+def item_dict(row: tuple[Any, ...]) -> dict[str, Any]:
+    item_id, name, description, category, owner_id, username, created, updated = row
+    return {
+        "id": item_id,
+        "name": name,
+        "description": description,
+        "category": category,
+        "owner": {"id": owner_id, "username": username},
+        "created_at": iso(created),
+        "updated_at": iso(updated),
+    }
+
+
+def etag_of(representation: dict[str, Any]) -> str:
+    payload = json.dumps(representation, sort_keys=True, default=str).encode()
+    return hashlib.sha256(payload).hexdigest()[:32]
+
+
+def problem(status: int, title: str, detail: str) -> Response:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    return response
+
+
+def int_arg(name: str, default: int, low: int, high: int) -> int | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        return None
+    return value if low <= value <= high else None
+
+
+def escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def page_links(page: int, per_page: int, total: int) -> str:
+    """The same Link header as myproject.api.pagination.page_links."""
+    last = max(1, -(-total // per_page))
+    targets = {"first": 1, "last": last}
+    if page > 1:
+        targets["prev"] = min(page - 1, last)
+    if page < last:
+        targets["next"] = page + 1
+    args = request.args.to_dict(flat=False)
+    links = []
+    for rel, target in targets.items():
+        args["page"] = [str(target)]
+        args["per_page"] = [str(per_page)]
+        url = url_for("list_items", _external=True, **args)  # type: ignore[arg-type]
+        links.append(f'<{url}>; rel="{rel}"')
+    return ", ".join(links)
+
+
+@app.get("/health")
+def health() -> Response:
+    return jsonify({"status": "ok"})
+
+
+@app.get("/api/items/<int(max=2147483647):item_id>")
+def get_item(item_id: int) -> Response:
+    with pool.connection() as conn:
+        row = conn.execute(
+            f"SELECT {ITEM_COLUMNS} FROM items JOIN users ON users.id = items.user_id "
+            "WHERE items.id = %s",
+            (item_id,),
+        ).fetchone()
+    if row is None:
+        return problem(404, "Not Found", f"Item {item_id} does not exist.")
+    data = item_dict(row)
+    response = jsonify(data)
+    response.headers["ETag"] = f'"{etag_of(data)}"'
+    return response
+
+
+@app.get("/api/items")
+def list_items() -> Response:
+    page = int_arg("page", 1, 1, 10_000_000)
+    per_page = int_arg("per_page", 20, 1, 100)
+    sort = request.args.get("sort", "-created_at")
+    if page is None or per_page is None or sort.lstrip("-") not in SORTS:
+        return problem(422, "Unprocessable Entity", "Bad query parameters.")
+    where: list[str] = []
+    params: list[Any] = []
+    if "category" in request.args:
+        where.append("items.category = %s")
+        params.append(request.args["category"])
+    if "owner" in request.args:
+        where.append("items.user_id = %s")
+        params.append(int(request.args["owner"]))
+    if "q" in request.args:
+        pattern = f"%{escape_like(request.args['q'])}%"
+        where.append("(items.name ILIKE %s ESCAPE '\\' OR items.description ILIKE %s ESCAPE '\\')")
+        params += [pattern, pattern]
+    where_sql = f" WHERE {' AND '.join(where)}" if where else ""
+    column = SORTS[sort.lstrip("-")]
+    direction = "DESC" if sort.startswith("-") else "ASC"
+    order_sql = f" ORDER BY {column} {direction}, items.id {direction}"
+    rows: list[tuple[Any, ...]] = []
+    with pool.connection() as conn:
+        total_row = conn.execute(f"SELECT count(*) FROM items{where_sql}", params).fetchone()
+        total = int(total_row[0]) if total_row else 0
+        if (page - 1) * per_page < total:
+            rows = conn.execute(
+                f"SELECT {ITEM_COLUMNS} FROM items JOIN users ON users.id = items.user_id"
+                f"{where_sql}{order_sql} LIMIT %s OFFSET %s",
+                [*params, per_page, (page - 1) * per_page],
+            ).fetchall()
+    response = jsonify([item_dict(row) for row in rows])
+    response.headers["X-Total-Count"] = str(total)
+    response.headers["Link"] = page_links(page, per_page, total)
+    return response

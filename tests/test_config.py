@@ -1,0 +1,300 @@
+"""Configuration (myproject/config.py, create_app) and the health probes (myproject/health.py)."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from sqlalchemy import func, select
+
+from myproject import create_app
+from myproject.config import engine_options, normalize_database_url
+from myproject.extensions import db as _db
+from myproject.models import User
+
+GOOD_SECRET = "p9Xv2LqT7mZr4NsW8bYc1HdK6fJ3gQeA"  # 32 characters, not a known default
+GOOD_JWT_SECRET = "Z8yX7wV6uT5sR4qP3oN2mL1kJ0iH9gFe"
+CLOSED_PORT_DB = "postgresql+psycopg://postgres@127.0.0.1:1/nope"
+ENV_VARS = (
+    "FLASK_CONFIG",
+    "SECRET_KEY",
+    "JWT_SECRET_KEY",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "MAX_CONTENT_LENGTH",
+    "TRUSTED_PROXIES",
+    "JWT_ACCESS_TOKEN_EXPIRES",
+    "JWT_REFRESH_TOKEN_EXPIRES",
+    "CACHE_DEFAULT_TIMEOUT",
+    "RATELIMIT_ENABLED",
+    "LOG_LEVEL",
+    "LOG_FORMAT",
+    "DB_POOL_SIZE",
+    "DB_MAX_OVERFLOW",
+)
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    """No stray setting from the developer's shell; TEST_* (the lanes) are kept."""
+    for name in ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def restore_logging():
+    """create_app reconfigures the root logger; put it back for the rest of the suite."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.fixture()
+def production_env(monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", GOOD_SECRET)
+    monkeypatch.setenv("JWT_SECRET_KEY", GOOD_JWT_SECRET)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app@db.internal:5432/app")
+
+
+def app_for(url, **overrides):
+    return create_app("testing", {"SQLALCHEMY_DATABASE_URI": url, **overrides})
+
+
+def dispose(app):
+    with app.app_context():
+        _db.engine.dispose()
+
+
+@pytest.mark.parametrize("name", ["SECRET_KEY", "JWT_SECRET_KEY"])
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (None, "is not set"),
+        ("   ", "is not set"),
+        ("x" * 31, "too short"),
+        ("changeme", "too short"),
+        ("dev-secret-key-change-me-not-for-production", "known default"),
+        ("DEV-JWT-SECRET-KEY-CHANGE-ME-NOT-FOR-PRODUCTION", "known default"),
+    ],
+)
+def test_production_refuses_unsafe_secret(production_env, monkeypatch, name, value, reason):
+    if value is None:
+        monkeypatch.delenv(name)
+    else:
+        monkeypatch.setenv(name, value)
+
+    with pytest.raises(SystemExit) as excinfo:
+        create_app("production")
+
+    message = str(excinfo.value.code)
+    assert message.startswith("Configuration error: ")
+    assert name in message
+    assert reason in message
+
+
+@pytest.mark.parametrize("value", [None, "", "  "])
+def test_production_requires_database_url(production_env, monkeypatch, value):
+    if value is None:
+        monkeypatch.delenv("DATABASE_URL")
+    else:
+        monkeypatch.setenv("DATABASE_URL", value)
+
+    with pytest.raises(SystemExit) as excinfo:
+        create_app("production")
+
+    assert "DATABASE_URL" in str(excinfo.value.code)
+
+
+def test_valid_production_config_starts(production_env):
+    app = create_app("production")
+
+    assert app.config["ENV_NAME"] == "production"
+    assert app.config["TESTING"] is False
+    assert app.config["DEBUG"] is False
+    assert app.config["SECRET_KEY"] == GOOD_SECRET
+    assert app.config["JWT_SECRET_KEY"] == GOOD_JWT_SECRET
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://app@db.internal:5432/app"
+    assert app.config["LOG_FORMAT"] == "json"
+    dispose(app)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgres://u:p@h:5432/d", "postgresql+psycopg://u:p@h:5432/d"),
+        ("postgresql://u:p@h:5432/d", "postgresql+psycopg://u:p@h:5432/d"),
+        ("postgresql+psycopg://u@h/d", "postgresql+psycopg://u@h/d"),
+        ("sqlite:///tmp/x.sqlite", "sqlite:///tmp/x.sqlite"),
+    ],
+)
+def test_database_url_is_mapped_to_psycopg(monkeypatch, url, expected):
+    monkeypatch.setenv("DATABASE_URL", url)
+
+    app = create_app("development")
+
+    assert normalize_database_url(url) == expected
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == expected
+    dispose(app)
+
+
+@pytest.mark.parametrize(
+    ("flask_config", "expected"),
+    [
+        (None, "development"),
+        ("development", "development"),
+        ("testing", "testing"),
+        (" Testing ", "testing"),
+    ],
+)
+def test_flask_config_selects_the_configuration(monkeypatch, flask_config, expected):
+    monkeypatch.setenv("DATABASE_URL", "sqlite://")
+    if flask_config is not None:
+        monkeypatch.setenv("FLASK_CONFIG", flask_config)
+
+    app = create_app()
+
+    assert app.config["ENV_NAME"] == expected
+    assert app.config["TESTING"] is (expected == "testing")
+
+
+def test_flask_config_production_is_validated(monkeypatch):
+    monkeypatch.setenv("FLASK_CONFIG", "production")
+
+    with pytest.raises(SystemExit) as excinfo:
+        create_app()
+
+    assert "SECRET_KEY" in str(excinfo.value.code)
+
+
+def test_explicit_config_name_wins_over_flask_config(monkeypatch):
+    monkeypatch.setenv("FLASK_CONFIG", "production")
+
+    app = create_app("testing")
+
+    assert app.config["ENV_NAME"] == "testing"
+
+
+@pytest.mark.parametrize("how", ["env", "argument"])
+def test_unknown_config_name_exits(monkeypatch, how):
+    if how == "env":
+        monkeypatch.setenv("FLASK_CONFIG", "staging")
+
+    with pytest.raises(SystemExit) as excinfo:
+        create_app("staging" if how == "argument" else None)
+
+    message = str(excinfo.value.code)
+    assert "FLASK_CONFIG" in message
+    assert "'staging'" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MAX_CONTENT_LENGTH", "1MB"),
+        ("MAX_CONTENT_LENGTH", "0"),
+        ("JWT_ACCESS_TOKEN_EXPIRES", "15m"),
+        ("JWT_REFRESH_TOKEN_EXPIRES", "0"),
+        ("CACHE_DEFAULT_TIMEOUT", "1.5"),
+        ("TRUSTED_PROXIES", "-1"),
+        ("RATELIMIT_ENABLED", "maybe"),
+    ],
+)
+def test_bad_setting_exits_naming_the_variable(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+
+    with pytest.raises(SystemExit) as excinfo:
+        create_app("testing")
+
+    message = str(excinfo.value.code)
+    assert message.startswith("Configuration error: ")
+    assert name in message
+    assert value in message
+
+
+def test_integer_settings_are_read_from_the_environment(monkeypatch):
+    monkeypatch.setenv("MAX_CONTENT_LENGTH", "2048")
+    monkeypatch.setenv("JWT_ACCESS_TOKEN_EXPIRES", "60")
+    monkeypatch.setenv("CACHE_DEFAULT_TIMEOUT", " 30 ")
+
+    app = create_app("testing")
+
+    assert app.config["MAX_CONTENT_LENGTH"] == 2048
+    assert app.config["JWT_ACCESS_TOKEN_EXPIRES"] == 60
+    assert app.config["CACHE_DEFAULT_TIMEOUT"] == 30
+
+
+def test_two_apps_in_one_process_keep_separate_databases(tmp_path):
+    first = app_for(f"sqlite:///{tmp_path}/a.db")
+    second = app_for(f"sqlite:///{tmp_path}/b.db")
+    for app in (first, second):
+        with app.app_context():
+            _db.create_all()
+
+    with first.app_context():
+        User.create(username="bob", email="bob@example.com")
+    with second.app_context():
+        assert _db.session.scalar(select(func.count()).select_from(User)) == 0
+    with first.app_context():
+        assert _db.session.scalar(select(func.count()).select_from(User)) == 1
+    for app in (first, second):
+        assert app.test_client().get("/health/ready").status_code == 200
+        dispose(app)
+
+
+def test_overriding_the_database_uri_gets_engine_options_that_fit_it(monkeypatch):
+    monkeypatch.setenv("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+
+    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"] == engine_options("sqlite://")
+    assert app.test_client().get("/health/ready").status_code == 200
+    dispose(app)
+
+
+def test_overridden_database_uri_is_mapped_to_psycopg():
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": "postgres://u@h:5432/d"})
+
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@h:5432/d"
+    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"] == engine_options("postgresql://u@h/d")
+    dispose(app)
+
+
+def test_health_answers_ok(client):
+    response = client.get("/health")
+
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+
+
+def test_ready_checks_the_database(client, redis_url):
+    response = client.get("/health/ready")
+
+    assert response.status_code == 200
+    expected_checks = {"database": "ok"} | ({"redis": "ok"} if redis_url else {})
+    assert response.get_json() == {"status": "ok", "checks": expected_checks}
+
+
+def test_ready_is_503_when_the_database_is_unreachable():
+    app = app_for(CLOSED_PORT_DB)
+
+    response = app.test_client().get("/health/ready")
+
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["status"] == "unavailable"
+    assert body["checks"]["database"] == "unavailable"
+    dispose(app)
+
+
+def test_ready_is_degraded_when_redis_is_unreachable():
+    app = app_for("sqlite://", REDIS_URL="redis://127.0.0.1:1/0")
+
+    response = app.test_client().get("/health/ready")
+
+    assert response.status_code == 200
+    assert response.get_json() == {
+        "status": "degraded",
+        "checks": {"database": "ok", "redis": "unavailable"},
+    }
