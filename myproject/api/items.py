@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import url_for
@@ -13,7 +14,7 @@ from sqlalchemy.orm import joinedload
 
 from myproject import services
 from myproject.api.access import etag_of, get_item, get_item_for_write
-from myproject.api.pagination import paginate
+from myproject.api.pagination import Ordering, paginate
 from myproject.caching import cached_get
 from myproject.idempotency import idempotent
 from myproject.models import Item
@@ -58,12 +59,18 @@ def item_filters(args: dict[str, Any]) -> list[ColumnElement[bool]]:
 def list_items(args: dict[str, Any]) -> tuple[list[Item], int, dict[str, str]]:
     """One page of items with owners, in a total order: two SQL statements, any page size."""
     sort = args["sort"]
-    column = SORT_COLUMNS[sort.lstrip("-")]
-    order = (column.desc(), Item.id.desc()) if sort.startswith("-") else (column, Item.id)
+    ordering = Ordering(SORT_COLUMNS[sort.lstrip("-")], Item.id, descending=sort.startswith("-"))
     filters = item_filters(args)
-    stmt = select(Item).options(joinedload(Item.user)).where(*filters).order_by(*order)
+    filter_key = json.dumps({k: args.get(k) for k in ("category", "owner", "q")}, sort_keys=True)
     items, headers = paginate(
-        stmt, filters=filters, count_from=Item, page=args["page"], per_page=args["per_page"]
+        select(Item).options(joinedload(Item.user)),
+        filters=filters,
+        count_from=Item,
+        ordering=ordering,
+        page=args["page"],
+        per_page=args["per_page"],
+        cursor=args.get("cursor"),
+        count_key=f"items-count:{filter_key}",
     )
     return items, 200, headers
 

@@ -1,17 +1,82 @@
-"""Page-number pagination with ``X-Total-Count`` and RFC 8288 ``Link`` headers."""
+"""Page-number pagination with ``X-Total-Count`` and RFC 8288 ``Link`` headers.
+
+``page`` always works (LIMIT/OFFSET). The ``next`` link also carries a ``cursor``: the sort
+key of the page's last row, so a client walking ``next`` links reads each page with an index
+range scan (keyset pagination) instead of an OFFSET that grows with the page number.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flask import request, url_for
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, func, literal, select, tuple_
+from sqlalchemy.orm import InstrumentedAttribute
 
+from myproject.caching import remember
+from myproject.exceptions import UnprocessableEntity
 from myproject.extensions import db
 
 
-def page_links(page: int, per_page: int, total: int) -> str:
+@dataclass(frozen=True)
+class Ordering:
+    """A total order: one column, then the primary key as the tiebreaker."""
+
+    column: InstrumentedAttribute[Any]
+    id_column: InstrumentedAttribute[Any]
+    descending: bool
+
+    def clauses(self) -> tuple[Any, Any]:
+        if self.descending:
+            return self.column.desc(), self.id_column.desc()
+        return self.column.asc(), self.id_column.asc()
+
+    def after(self, value: Any, row_id: int) -> ColumnElement[bool]:
+        """Rows strictly after (value, row_id) in this order."""
+        key = tuple_(self.column, self.id_column)
+        bound = tuple_(literal(value, self.column.type), literal(row_id, self.id_column.type))
+        return key < bound if self.descending else key > bound
+
+    def cursor_for(self, row: Any, page: int) -> str:
+        value = getattr(row, self.column.key)
+        encoded = value.isoformat() if isinstance(value, datetime) else value
+        raw = json.dumps([page, encoded, row.id], separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    def parse_cursor(self, cursor: str, page: int) -> ColumnElement[bool] | None:
+        """The keyset condition for ``cursor``, or None if it was made for another page.
+
+        Raises UnprocessableEntity (422) for a cursor that is not one of ours.
+        """
+        try:
+            padded = cursor + "=" * (-len(cursor) % 4)
+            cursor_page, value, row_id = json.loads(base64.urlsafe_b64decode(padded))
+            if not isinstance(row_id, int) or not isinstance(cursor_page, int):
+                raise ValueError("bad cursor")
+            python_type = self.column.type.python_type
+            if python_type is datetime:
+                value = datetime.fromisoformat(value)
+                if value.tzinfo is None:
+                    raise ValueError("naive timestamp")
+            elif not isinstance(value, python_type) or isinstance(value, bool):
+                raise ValueError("bad cursor")
+        except (ValueError, TypeError, binascii.Error, NotImplementedError):
+            raise UnprocessableEntity(
+                "The cursor is not valid; follow the Link header or use page only.",
+                errors={"query": {"cursor": ["Not a valid cursor."]}},
+            ) from None
+        if cursor_page != page:
+            return None
+        return self.after(value, row_id)
+
+
+def page_links(page: int, per_page: int, total: int, next_cursor: str | None = None) -> str:
     """The Link header value: first, last, and prev/next where they exist."""
     last = max(1, -(-total // per_page))
     targets = {"first": 1, "last": last}
@@ -19,13 +84,15 @@ def page_links(page: int, per_page: int, total: int) -> str:
         targets["prev"] = min(page - 1, last)
     if page < last:
         targets["next"] = page + 1
-    args = request.args.to_dict(flat=False)
+    base_args = request.args.to_dict(flat=False)
+    base_args.pop("cursor", None)
     view_args = request.view_args or {}
+    endpoint = request.endpoint or ""
     links = []
     for rel, target in targets.items():
-        args["page"] = [str(target)]
-        args["per_page"] = [str(per_page)]
-        endpoint = request.endpoint or ""
+        args = {**base_args, "page": [str(target)], "per_page": [str(per_page)]}
+        if rel == "next" and next_cursor is not None:
+            args["cursor"] = [next_cursor]
         url = url_for(endpoint, _external=True, **view_args, **args)  # type: ignore[arg-type]
         links.append(f'<{url}>; rel="{rel}"')
     return ", ".join(links)
@@ -36,17 +103,35 @@ def paginate(
     *,
     filters: Sequence[ColumnElement[bool]],
     count_from: Any,
+    ordering: Ordering,
     page: int,
     per_page: int,
+    cursor: str | None = None,
+    count_key: str | None = None,
 ) -> tuple[list[Any], dict[str, str]]:
-    """Run one page of ``stmt`` and count the matching rows: exactly two statements.
+    """One page of ``stmt`` in ``ordering`` and the number of matching rows.
 
-    Returns the rows and the ``X-Total-Count`` and ``Link`` headers.
+    Two SQL statements at most (the count is cached until the next write when ``count_key``
+    is given). Returns the rows and the ``X-Total-Count`` and ``Link`` headers. Raises
+    UnprocessableEntity for a malformed ``cursor``.
     """
-    count_stmt = select(func.count()).select_from(count_from).where(*filters)
-    total = db.session.scalar(count_stmt) or 0
+    keyset = ordering.parse_cursor(cursor, page) if cursor else None
+
+    def count() -> int:
+        return db.session.scalar(select(func.count()).select_from(count_from).where(*filters)) or 0
+
+    total = remember(count_key, count) if count_key else count()
     rows: list[Any] = []
     if (page - 1) * per_page < total:
-        rows = list(db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)))
-    headers = {"X-Total-Count": str(total), "Link": page_links(page, per_page, total)}
+        ordered = stmt.where(*filters).order_by(*ordering.clauses()).limit(per_page)
+        if keyset is not None:
+            ordered = ordered.where(keyset)
+        else:
+            ordered = ordered.offset((page - 1) * per_page)
+        rows = list(db.session.scalars(ordered))
+    next_cursor = ordering.cursor_for(rows[-1], page + 1) if len(rows) == per_page else None
+    headers = {
+        "X-Total-Count": str(total),
+        "Link": page_links(page, per_page, total, next_cursor),
+    }
     return rows, headers

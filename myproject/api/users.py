@@ -13,7 +13,7 @@ from sqlalchemy import select
 from myproject import services
 from myproject.api.access import get_user, get_user_for_write, is_self_or_admin, optional_caller
 from myproject.api.items import list_items
-from myproject.api.pagination import paginate
+from myproject.api.pagination import Ordering, paginate
 from myproject.caching import cached_get
 from myproject.extensions import limiter
 from myproject.idempotency import idempotent
@@ -40,9 +40,15 @@ class Users(MethodView):
     @blp.response(200, UserPublicSchema(many=True))
     def get(self, args: dict[str, Any]) -> Any:
         """List users (public representation), oldest first"""
-        stmt = select(User).order_by(User.id)
         users, headers = paginate(
-            stmt, filters=[], count_from=User, page=args["page"], per_page=args["per_page"]
+            select(User),
+            filters=[],
+            count_from=User,
+            ordering=Ordering(User.id, User.id, descending=False),
+            page=args["page"],
+            per_page=args["per_page"],
+            cursor=args.get("cursor"),
+            count_key="users-count",
         )
         return users, 200, headers
 

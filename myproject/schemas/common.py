@@ -16,3 +16,7 @@ class PaginationQuerySchema(Schema):
         validate=validate.Range(min=1, max=100),
         metadata={"description": "Page size, 1..100."},
     )
+    cursor = fields.String(
+        validate=validate.Length(max=512),
+        metadata={"description": "Opaque position from a `next` link (optional)."},
+    )

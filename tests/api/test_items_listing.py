@@ -326,6 +326,66 @@ def test_paging_through_ties_yields_every_item_exactly_once(client, make_items, 
     assert sorted(seen) == sorted(item.id for item in created)
 
 
+@pytest.mark.parametrize("sort", SORTS)
+def test_next_links_walk_ties_with_a_cursor_in_page_order(client, make_items, user, sort):
+    same = {"name": "Same", "created_at": DAY_1, "updated_at": DAY_1}
+    make_items(user, *(dict(same) for _ in range(7)))
+    by_page = [
+        [item["id"] for item in client.get(f"/api/items?sort={sort}&per_page=2&page={p}").json]
+        for p in range(1, 5)
+    ]
+    walked: list[list[int]] = []
+    url: str | None = f"/api/items?sort={sort}&per_page=2"
+
+    while url is not None:
+        response = client.get(url)
+        assert response.status_code == 200
+        walked.append([item["id"] for item in response.get_json()])
+        next_link = links(response).get("next")
+        assert next_link is None or "cursor" in next_link
+        url = next_link["url"] if next_link else None
+
+    assert walked == by_page
+
+
+def test_next_link_cursor_reaches_the_same_page_as_the_page_number(client, make_items, user):
+    make_items(user, *(f"Item {n}" for n in range(6)))
+    first = client.get("/api/items?per_page=2")
+    next_link = links(first)["next"]
+
+    by_cursor = client.get(next_link["url"])
+    by_number = client.get("/api/items?per_page=2&page=2")
+
+    assert by_cursor.status_code == 200
+    assert by_cursor.get_json() == by_number.get_json()
+    assert by_cursor.headers["X-Total-Count"] == "6"
+    assert "cursor" not in links(by_cursor)["prev"]
+
+
+def test_a_cursor_made_for_another_page_is_ignored(client, make_items, user):
+    make_items(user, *(f"Item {n}" for n in range(6)))
+    cursor = links(client.get("/api/items?per_page=2"))["next"]["cursor"]
+
+    response = client.get(f"/api/items?per_page=2&page=3&cursor={cursor}")
+
+    assert response.status_code == 200
+    assert response.get_json() == client.get("/api/items?per_page=2&page=3").get_json()
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    ["not-base64!", "bm90IGpzb24", "WzEsMiwzXQ", "WzIsIjIwMjQtMDEtMDFUMDA6MDA6MDAiLDFd", "x" * 600],
+    ids=["garbage", "not-json", "wrong-types", "naive-timestamp", "too-long"],
+)
+def test_a_malformed_cursor_gets_422(client, make_items, user, cursor):
+    make_items(user, "Lamp")
+
+    response = client.get(f"/api/items?page=2&cursor={cursor}")
+
+    assert response.status_code == 422
+    assert "cursor" in response.get_json()["errors"]["query"]
+
+
 # --- a user's items -----------------------------------------------------------------------
 
 
