@@ -146,7 +146,7 @@ class Config:
             self.CACHE_REDIS_URL = self.REDIS_URL
             self.CACHE_OPTIONS = redis_options()
         else:
-            self.CACHE_TYPE = "SimpleCache"
+            self.CACHE_TYPE = self.default_local_cache()
 
         self.CORS_ORIGINS = [
             origin.strip() for origin in env_str("CORS_ORIGINS", "").split(",") if origin.strip()
@@ -171,6 +171,10 @@ class Config:
 
     def default_log_format(self) -> str:
         return "text"
+
+    def default_local_cache(self) -> str:
+        # One process (flask run) can cache in memory; see ProductionConfig.
+        return "SimpleCache"
 
     def validate(self) -> None:
         """Raise ConfigError for settings this environment cannot run with."""
@@ -219,6 +223,11 @@ class ProductionConfig(Config):
 
     def default_log_format(self) -> str:
         return "json"
+
+    def default_local_cache(self) -> str:
+        # Several workers with private memory caches would disagree after a write: without
+        # Redis, production does not cache at all.
+        return "NullCache"
 
     def validate(self) -> None:
         for name in ("SECRET_KEY", "JWT_SECRET_KEY"):

@@ -121,6 +121,20 @@ def test_valid_production_config_starts(production_env):
 
 
 @pytest.mark.parametrize(
+    ("redis_url", "expected"), [(None, "NullCache"), ("redis://cache:6379/0", "RedisCache")]
+)
+def test_production_caches_only_in_redis(production_env, monkeypatch, redis_url, expected):
+    # Private per-worker memory caches would disagree after a write.
+    if redis_url:
+        monkeypatch.setenv("REDIS_URL", redis_url)
+
+    app = create_app("production")
+
+    assert app.config["CACHE_TYPE"] == expected
+    dispose(app)
+
+
+@pytest.mark.parametrize(
     ("url", "expected"),
     [
         ("postgres://u:p@h:5432/d", "postgresql+psycopg://u:p@h:5432/d"),
