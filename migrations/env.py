@@ -3,6 +3,7 @@ from logging.config import fileConfig
 
 from alembic import context
 from flask import current_app
+from sqlalchemy.exc import OperationalError
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -89,7 +90,15 @@ def run_migrations_online():
 
     connectable = get_engine()
 
-    with connectable.connect() as connection:
+    try:
+        connection = connectable.connect()
+    except OperationalError as exc:
+        # One line for the operator, not a traceback.
+        raise SystemExit(
+            f"Error: cannot reach the database ({connectable.url.render_as_string()}): "
+            f"{str(exc.orig).splitlines()[0]}"
+        ) from None
+    with connection:
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():

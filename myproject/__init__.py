@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Flask, request
@@ -14,6 +15,10 @@ from myproject.config import ConfigError, engine_options, load_config, normalize
 from myproject.extensions import cache, cors, db, jwt, limiter, ma, migrate
 from myproject.logs import add_response_headers, assign_request_id, configure_logging
 
+# Absolute, so `flask db ...` works from any working directory.
+MIGRATIONS_DIR = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations"
+)
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 CORS_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 CORS_ALLOW_HEADERS = [
@@ -57,8 +62,6 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     app.json.sort_keys = False  # type: ignore[attr-defined]
     configure_logging(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
-        import os
-
         from myproject.config import instance_path
 
         os.makedirs(instance_path(), exist_ok=True)
@@ -84,7 +87,7 @@ def init_extensions(app: Flask) -> None:
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_on_connect)
             event.listen(db.engine, "begin", _sqlite_on_begin)
-    migrate.init_app(app, db, compare_type=True, render_as_batch=True)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, compare_type=True, render_as_batch=True)
     ma.init_app(app)
     jwt.init_app(app)
     cache.init_app(app)

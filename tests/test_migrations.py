@@ -17,9 +17,11 @@ from flask import Flask
 
 from myproject import create_app
 from myproject.config import normalize_database_url
+
 from myproject.extensions import db as _db
 from tests.support import TempDatabase
 
+CLOSED_PORT_DB = "postgresql+psycopg://postgres@127.0.0.1:1/nope"
 MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
 TABLES = {"alembic_version", "users", "items", "login_sessions", "idempotency_keys"}
 
@@ -117,3 +119,13 @@ def test_migrated_usernames_are_unique_ignoring_case(fresh_app):
         conn.execute(users.insert(), [row | {"username": "bob", "email": "b@example.com"}])
         with pytest.raises(sa.exc.IntegrityError, match="uq_users_username_lower"):
             conn.execute(users.insert(), [row | {"username": "ALICE", "email": "c@example.com"}])
+
+
+def test_upgrade_without_a_reachable_database_is_a_one_line_error():
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": CLOSED_PORT_DB})
+
+    result = app.test_cli_runner().invoke(args=["db", "upgrade"])
+
+    assert result.exit_code == 1
+    assert "cannot reach the database" in result.output
+    assert "Traceback" not in result.output
