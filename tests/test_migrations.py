@@ -17,7 +17,6 @@ from flask import Flask
 
 from myproject import create_app
 from myproject.config import normalize_database_url
-
 from myproject.extensions import db as _db
 from tests.support import TempDatabase
 
