@@ -36,6 +36,7 @@ class CacheHealth:
     down_since: float | None = None
     next_try: float = 0.0
     needs_new_version: bool = False
+    version: str | None = None  # the data version this process saw last
 
 
 def _health(app: Flask) -> CacheHealth:
@@ -101,23 +102,50 @@ def data_version() -> str | None:
 
 def invalidate() -> None:
     """Forget every cached public read, on every instance (call after a committed write)."""
-    ok, _ = _call(lambda: cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=0))
-    if not ok:
-        _health(current_app._get_current_object()).needs_new_version = True  # type: ignore[attr-defined]
+    state = _health(current_app._get_current_object())  # type: ignore[attr-defined]
+    token = uuid.uuid4().hex
+    ok, _ = _call(lambda: cache.set(VERSION_KEY, token, timeout=0))
+    if ok:
+        state.version = token
+    else:
+        state.needs_new_version = True
 
 
-def remember(key: str, compute: Callable[[], T]) -> T:
-    """``compute()``, cached under ``key`` until the next write (or the cache timeout)."""
-    version = data_version()
-    full_key = f"val:{version}:{key}"
-    if version is not None:
-        ok, stored = _call(lambda: cache.get(full_key))
-        if ok and stored is not None:
-            result: T = stored
-            return result
+def _lookup(kind: str, name: str) -> tuple[str | None, Any]:
+    """The key of ``name`` under the current data version, and the value stored there.
+
+    In the steady state this is one round trip: the version and the entry under the version
+    this process saw last, fetched together (MGET). (None, None) when the cache is down.
+    """
+    state = _health(current_app._get_current_object())  # type: ignore[attr-defined]
+    guess = state.version
+    version: str | None = None
+    if guess is not None:
+        guessed_key = f"{kind}:{guess}:{name}"
+        ok, values = _call(lambda: cache.get_many(VERSION_KEY, guessed_key))
+        if not ok:
+            return None, None
+        if values[0] == guess:
+            return guessed_key, values[1]
+        version = values[0]  # another instance wrote meanwhile (None: no token yet)
+    version = version or data_version()
+    if version is None:
+        return None, None
+    state.version = version
+    key = f"{kind}:{version}:{name}"
+    ok, stored = _call(lambda: cache.get(key))
+    return (key, stored) if ok else (None, None)
+
+
+def remember(name: str, compute: Callable[[], T]) -> T:
+    """``compute()``, cached under ``name`` until the next write (or the cache timeout)."""
+    key, stored = _lookup("val", name)
+    if stored is not None:
+        result: T = stored
+        return result
     value = compute()
-    if version is not None:
-        _call(lambda: cache.set(full_key, value))
+    if key is not None:
+        _call(lambda: cache.set(key, value))
     return value
 
 
@@ -139,14 +167,10 @@ def cached_get(*, anonymous_only: bool = False) -> Callable[[F], F]:
             usable = request.method == "GET" and not (anonymous_only and _has_credentials())
             if not usable:
                 return view(*args, **kwargs)
-            version = data_version()
-            key = f"resp:{version}:{request.host}:{request.full_path}" if version else None
-            if key is not None:
-                ok, stored = _call(lambda: cache.get(key))
-                if ok and stored is not None:
-                    status, body, headers = stored
-                    response = Response(body, status=status, headers=headers)
-                    return response.make_conditional(request)
+            key, stored = _lookup("resp", f"{request.host}:{request.full_path}")
+            if stored is not None:
+                status, body, headers = stored
+                return Response(body, status=status, headers=headers).make_conditional(request)
             response = current_app.make_response(view(*args, **kwargs))
             if key is not None and response.status_code == 200:
                 headers = {h: response.headers[h] for h in CACHED_HEADERS if h in response.headers}
