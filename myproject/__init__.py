@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from sqlalchemy import event
-from werkzeug.exceptions import UnsupportedMediaType
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from myproject import extensions as ext
@@ -100,6 +101,8 @@ def init_extensions(app: Flask) -> None:
         expose_headers=CORS_EXPOSE_HEADERS,
         supports_credentials="cookies" in app.config["JWT_TOKEN_LOCATION"],
         max_age=600,
+        always_send=False,
+        vary_header=True,
     )
     ext.api.init_app(app)
     ext.api.spec.components.security_scheme(
@@ -120,21 +123,32 @@ def _sqlite_on_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN")
 
 
-def reject_non_json_body() -> None:
-    """415 for a request body that is not JSON, before any view reads it."""
+def check_request_body() -> None:
+    """Reject a body before any view or extension reads it.
+
+    415 when it is not JSON; 413 when a chunked body reaches MAX_CONTENT_LENGTH (werkzeug
+    would silently cut it there); 400 when it does not parse, including JSON nested too
+    deeply for the parser (a RecursionError must not become a 500).
+    """
     if request.method not in BODY_METHODS:
         return
-    has_body = (
-        bool(request.content_length)
-        or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
-    )
-    if has_body and not request.is_json:
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    if not (request.content_length or chunked):
+        return
+    if not request.is_json:
         raise UnsupportedMediaType("Send the request body as application/json.")
+    data = request.get_data(cache=True)
+    if chunked and len(data) >= (current_app.config["MAX_CONTENT_LENGTH"] or len(data) + 1):
+        raise RequestEntityTooLarge()
+    try:
+        json.loads(data)
+    except (ValueError, RecursionError):
+        raise BadRequest("The request body is not valid JSON.") from None
 
 
 def register_request_hooks(app: Flask) -> None:
     app.before_request(assign_request_id)
-    app.before_request(reject_non_json_body)
+    app.before_request(check_request_body)
     app.after_request(add_response_headers)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 VERSION_KEY = "data-version"
 RETRY_AFTER_FAILURE = 2.0  # seconds to skip Redis after an error, so an outage costs nothing
+RETRY_INVALIDATION_EVERY = 0.5  # seconds between attempts to replace the version after a write
 CACHED_HEADERS = ("Content-Type", "X-Total-Count", "Link", "ETag")
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -37,6 +39,7 @@ class CacheHealth:
     next_try: float = 0.0
     needs_new_version: bool = False
     version: str | None = None  # the data version this process saw last
+    retrying: bool = False
 
 
 def _health(app: Flask) -> CacheHealth:
@@ -102,13 +105,43 @@ def data_version() -> str | None:
 
 def invalidate() -> None:
     """Forget every cached public read, on every instance (call after a committed write)."""
-    state = _health(current_app._get_current_object())  # type: ignore[attr-defined]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    state = _health(app)
     token = uuid.uuid4().hex
     ok, _ = _call(lambda: cache.set(VERSION_KEY, token, timeout=0))
     if ok:
         state.version = token
     else:
         state.needs_new_version = True
+        _retry_invalidation(app, state)
+
+
+def _retry_invalidation(app: Flask, state: CacheHealth) -> None:
+    """Keep trying to replace the version token after a write that could not.
+
+    Other instances may still reach Redis and serve entries older than that write; they stop
+    as soon as this succeeds. After CACHE_DEFAULT_TIMEOUT seconds every such entry has
+    expired anyway, which bounds the loop.
+    """
+    if state.retrying:
+        return
+    state.retrying = True
+    deadline = time.monotonic() + max(1, int(app.config.get("CACHE_DEFAULT_TIMEOUT") or 60))
+
+    def run() -> None:
+        try:
+            while state.needs_new_version and time.monotonic() < deadline:
+                time.sleep(RETRY_INVALIDATION_EVERY)
+                with app.app_context():
+                    try:
+                        cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=0)
+                    except Exception:  # still unreachable: try again
+                        continue
+                    state.needs_new_version = False
+        finally:
+            state.retrying = False
+
+    threading.Thread(target=run, name="cache-invalidation-retry", daemon=True).start()
 
 
 def _lookup(kind: str, name: str) -> tuple[str | None, Any]:

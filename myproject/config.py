@@ -124,10 +124,11 @@ class Config:
         self.JWT_COOKIE_SAMESITE = "Lax"
         self.PASSWORD_HASH_METHOD = env_str("PASSWORD_HASH_METHOD", "scrypt:32768:8:1")
 
-        # Rate limits (Flask-Limiter). RATELIMIT_DEFAULT is also Flask-Limiter's own key; we
-        # pass the limits explicitly so the per-caller choice below wins.
+        # Rate limits. The environment's RATELIMIT_DEFAULT (signed-in callers) is kept under
+        # another config key: Flask-Limiter would read RATELIMIT_DEFAULT as an extra
+        # per-route limit of its own.
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
-        self.RATELIMIT_DEFAULT = env_str("RATELIMIT_DEFAULT", "300 per minute")
+        self.RATELIMIT_SIGNED_IN = env_str("RATELIMIT_DEFAULT", "300 per minute")
         self.RATELIMIT_ANONYMOUS = env_str("RATELIMIT_ANONYMOUS", "60 per minute")
         self.RATELIMIT_LOGIN = env_str("RATELIMIT_LOGIN", "10 per minute")
         self.RATELIMIT_REGISTER = env_str("RATELIMIT_REGISTER", "10 per hour")

@@ -71,6 +71,8 @@ def assign_request_id() -> None:
 def add_response_headers(response: Response) -> Response:
     response.headers[REQUEST_ID_HEADER] = g.get("request_id") or uuid.uuid4().hex
     response.headers["X-Content-Type-Options"] = "nosniff"
+    if response.status_code in (204, 304):
+        response.headers.pop("Content-Type", None)
     if response.status_code not in (429, 503):
         # Flask-Limiter adds Retry-After to every response; it only means something on these.
         response.headers.pop("Retry-After", None)

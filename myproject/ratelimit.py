@@ -46,7 +46,7 @@ def rate_limit_key() -> str:
 
 
 def default_limit() -> str:
-    key = "RATELIMIT_DEFAULT" if token_claims() is not None else "RATELIMIT_ANONYMOUS"
+    key = "RATELIMIT_SIGNED_IN" if token_claims() is not None else "RATELIMIT_ANONYMOUS"
     limit: str = current_app.config[key]
     return limit
 

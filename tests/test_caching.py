@@ -6,6 +6,7 @@ which behave like several instances of the service sharing its cache.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from sqlalchemy import update
 from myproject import caching, create_app
 from myproject.extensions import cache
 from myproject.models import Item
-from tests.support import PASSWORD
+from tests.support import PASSWORD, TcpProxy
 
 DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1: an unavailable Redis
 REDIS_TIMEOUTS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
@@ -380,3 +381,30 @@ def test_partitioned_write_is_stale_elsewhere_for_at_most_the_cache_timeout(
 
     assert keys
     assert all(0 < ttl <= 7 for ttl in ttls)
+
+
+def test_write_during_a_partition_reaches_other_instances_once_redis_is_back(
+    make_app, requires_redis, auth_headers, monkeypatch
+):
+    monkeypatch.setattr(caching, "RETRY_INVALIDATION_EVERY", 0.05)
+    proxy = TcpProxy(target_port=int(requires_redis.rsplit(":", 1)[1].split("/")[0])).start()
+    try:
+        reader = make_app(requires_redis).test_client()
+        writer = make_app(proxy.url).test_client()
+        item_id = create_item(reader, auth_headers, "lamp")
+        assert reader.get(f"/api/items/{item_id}").get_json()["name"] == "lamp"
+        proxy.stop()  # the writer loses Redis; the reader keeps it
+        patch = writer.patch(f"/api/items/{item_id}", json={"name": "desk"}, headers=auth_headers)
+        assert patch.status_code == 200
+
+        proxy.start()  # same port: the writer's background retry replaces the version
+        names = []
+        for _ in range(40):  # bounded wait, at most 2 s
+            names.append(reader.get(f"/api/items/{item_id}").get_json()["name"])
+            if names[-1] == "desk":
+                break
+            time.sleep(0.05)
+    finally:
+        proxy.stop()
+
+    assert names[-1] == "desk"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 from collections.abc import Iterator
@@ -148,6 +149,30 @@ def test_body_over_max_content_length_is_413(app, client):
     assert_problem(response, 413, "/api/users")
 
 
+def test_chunked_body_over_max_content_length_is_413(client):
+    size = client.application.config["MAX_CONTENT_LENGTH"] + 10
+    body = io.BytesIO(b'{"name": "' + b"x" * size + b'"}')
+
+    response = client.post(
+        "/api/users",
+        input_stream=body,
+        content_type="application/json",
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+
+    assert_problem(response, 413, "/api/users")
+
+
+@pytest.mark.parametrize("path", ["/api/users", "/auth/token"])
+def test_json_nested_too_deeply_is_400_not_500(client, path):
+    depth = 100_000
+
+    response = client.post(path, data="[" * depth + "]" * depth, content_type="application/json")
+
+    assert_problem(response, 400, path)
+
+
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
 def test_non_json_body_is_415(client, content_type):
     response = client.post("/api/users", data="username=x", content_type=content_type)
@@ -243,3 +268,11 @@ def test_request_id_appears_in_database_outage_log_line(offline_app, caplog):
     records = [r for r in caplog.records if "database unavailable" in r.getMessage()]
     assert records
     assert {getattr(r, "request_id", None) for r in records} == {"db-down-1"}
+
+
+def test_no_content_answers_carry_no_content_type(client, auth_headers):
+    response = client.post("/auth/logout", headers=auth_headers)
+
+    assert response.status_code == 204
+    assert response.data == b""
+    assert "Content-Type" not in response.headers

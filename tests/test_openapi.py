@@ -105,3 +105,21 @@ def test_missing_swagger_ui_asset_is_404(client):
 
     assert response.status_code == 404
     assert response.mimetype == "application/problem+json"
+
+
+def test_error_answers_are_documented_as_problem_json(spec):
+    not_found = spec["components"]["responses"]["NOT_FOUND"]
+    item_get = spec["paths"]["/api/items/{item_id}"]["get"]["responses"]
+
+    assert list(not_found["content"]) == ["application/problem+json"]
+    assert not_found["content"]["application/problem+json"]["schema"] == {
+        "$ref": "#/components/schemas/Problem"
+    }
+    assert {"404", "429", "503"} <= set(item_get)
+
+
+def test_list_headers_and_idempotency_key_are_documented(spec):
+    items = spec["paths"]["/api/items"]
+
+    assert {"X-Total-Count", "Link"} <= set(items["get"]["responses"]["200"]["headers"])
+    assert "Idempotency-Key" in [p["name"] for p in items["post"]["parameters"]]

@@ -56,7 +56,7 @@ def make_app(db: Any, database_url: str) -> Iterator[AppFactory]:
             "RATELIMIT_KEY_PREFIX": prefix,
             "RATELIMIT_STORAGE_URI": "memory://",
             "RATELIMIT_ANONYMOUS": GENEROUS,
-            "RATELIMIT_DEFAULT": GENEROUS,
+            "RATELIMIT_SIGNED_IN": GENEROUS,
             "RATELIMIT_LOGIN": GENEROUS,
             "RATELIMIT_REGISTER": GENEROUS,
             "REDIS_URL": None,
@@ -140,7 +140,7 @@ def test_remaining_counts_down_to_zero(make_app):
 
 
 def test_authenticated_caller_gets_the_higher_default_limit(make_app, auth_headers):
-    app = make_app(RATELIMIT_ANONYMOUS="2 per minute", RATELIMIT_DEFAULT="5 per minute")
+    app = make_app(RATELIMIT_ANONYMOUS="2 per minute", RATELIMIT_SIGNED_IN="5 per minute")
     client = app.test_client()
 
     statuses = get_items(client, 6, headers=auth_headers)
@@ -149,7 +149,7 @@ def test_authenticated_caller_gets_the_higher_default_limit(make_app, auth_heade
 
 
 def test_authenticated_limit_is_reported_in_headers(make_app, auth_headers):
-    app = make_app(RATELIMIT_ANONYMOUS="2 per minute", RATELIMIT_DEFAULT="5 per minute")
+    app = make_app(RATELIMIT_ANONYMOUS="2 per minute", RATELIMIT_SIGNED_IN="5 per minute")
 
     response = app.test_client().get("/api/items", headers=auth_headers)
 
@@ -160,7 +160,7 @@ def test_authenticated_limit_is_reported_in_headers(make_app, auth_headers):
 def test_users_from_one_address_have_separate_counters(make_app, auth, make_user):
     alice = auth.headers(make_user().username)
     bob = auth.headers(make_user().username)
-    client = make_app(RATELIMIT_DEFAULT="2 per minute").test_client()
+    client = make_app(RATELIMIT_SIGNED_IN="2 per minute").test_client()
     assert get_items(client, 3, headers=alice) == [200, 200, 429]
 
     response = client.get("/api/items", headers=bob)
@@ -179,7 +179,7 @@ def test_authenticated_caller_does_not_use_the_address_counter(make_app, auth_he
 
 def test_admin_is_exempt(make_app, auth, admin):
     headers = auth.headers(admin.username)
-    app = make_app(RATELIMIT_ANONYMOUS="1 per minute", RATELIMIT_DEFAULT="1 per minute")
+    app = make_app(RATELIMIT_ANONYMOUS="1 per minute", RATELIMIT_SIGNED_IN="1 per minute")
 
     statuses = get_items(app.test_client(), 5, headers=headers)
 
@@ -260,6 +260,36 @@ def test_registration_limit_does_not_limit_reading_users(make_app):
     statuses = [client.get("/api/users").status_code for _ in range(3)]
 
     assert statuses == [200, 200, 200]
+
+
+def test_registering_does_not_lift_the_anonymous_limit_on_reading_users(make_app):
+    client = make_app(RATELIMIT_ANONYMOUS="3 per minute").test_client()
+    client.post("/api/users", json={})
+
+    statuses = [client.get("/api/users").status_code for _ in range(3)]
+
+    assert statuses == [200, 200, 429]
+
+
+def test_the_limit_is_one_budget_per_client_across_endpoints(make_app):
+    client = make_app(RATELIMIT_ANONYMOUS="2 per minute").test_client()
+    assert get_items(client, 2) == [200, 200]
+
+    response = client.get("/api/users")
+
+    assert response.status_code == 429
+
+
+def test_cors_preflights_are_not_counted(make_app):
+    app = make_app(RATELIMIT_ANONYMOUS="1 per minute", CORS_ORIGINS=["https://spa.example"])
+    client = app.test_client()
+    assert get_items(client, 1) == [200]
+    preflight = {"Origin": "https://spa.example", "Access-Control-Request-Method": "PATCH"}
+
+    responses = [client.options("/api/items/1", headers=preflight) for _ in range(3)]
+
+    assert [r.status_code for r in responses] == [200, 200, 200]
+    assert all(r.headers["Access-Control-Allow-Origin"] for r in responses)
 
 
 # --- client address and proxies -----------------------------------------------------------

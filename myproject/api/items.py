@@ -14,6 +14,7 @@ from sqlalchemy.orm import joinedload
 
 from myproject import services
 from myproject.api.access import etag_of, get_item, get_item_for_write
+from myproject.api.openapi import ETAG_HEADER, IDEMPOTENCY_KEY, IF_MATCH, LIST_HEADERS, errors
 from myproject.api.pagination import Ordering, paginate
 from myproject.caching import cached_get
 from myproject.idempotency import idempotent
@@ -26,12 +27,8 @@ from myproject.schemas.item import (
 )
 
 blp = Blueprint("items", __name__, url_prefix="/api/items", description="Items")
-BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 ITEM_ID = "<int(max=2147483647):item_id>"
 SORT_COLUMNS = {"created_at": Item.created_at, "name": Item.name, "updated_at": Item.updated_at}
-ETAG_HEADER = {
-    "ETag": {"description": "Strong validator of the item", "schema": {"type": "string"}}
-}
 
 
 def escape_like(value: str) -> str:
@@ -84,16 +81,17 @@ def one_item(item: Item, status: int = 200, **headers: str) -> tuple[Item, int, 
 class Items(MethodView):
     @cached_get()
     @blp.arguments(ItemListQuerySchema, location="query")
-    @blp.response(200, ItemSchema(many=True))
+    @blp.response(200, ItemSchema(many=True), headers=LIST_HEADERS)
+    @errors(blp)
     def get(self, args: dict[str, Any]) -> Any:
         """List items, newest first by default"""
         return list_items(args)
 
-    @idempotent
     @jwt_required()
+    @idempotent
     @blp.arguments(ItemCreateSchema)
     @blp.response(201, ItemSchema, headers=ETAG_HEADER)
-    @blp.doc(security=BEARER)
+    @errors(blp, 409, auth=True, body=True, parameters=[IDEMPOTENCY_KEY])
     def post(self, fields: dict[str, Any]) -> Any:
         """Create an item owned by the caller"""
         item = services.create_item(owner=current_user, fields=fields)
@@ -105,6 +103,7 @@ class ItemById(MethodView):
     @cached_get()
     @blp.response(200, ItemSchema, headers=ETAG_HEADER)
     @blp.alt_response(304, description="Not modified (If-None-Match)")
+    @errors(blp, 404)
     def get(self, item_id: int) -> Any:
         """Get an item"""
         return one_item(get_item(item_id))
@@ -112,8 +111,7 @@ class ItemById(MethodView):
     @jwt_required()
     @blp.arguments(ItemCreateSchema)
     @blp.response(200, ItemSchema, headers=ETAG_HEADER)
-    @blp.alt_response(412, description="If-Match does not match the current ETag")
-    @blp.doc(security=BEARER)
+    @errors(blp, 403, 404, 412, auth=True, body=True, parameters=[IF_MATCH])
     def put(self, fields: dict[str, Any], item_id: int) -> Any:
         """Replace an item (owner or admin)"""
         return one_item(services.update_item(item=get_item_for_write(item_id), fields=fields))
@@ -121,16 +119,14 @@ class ItemById(MethodView):
     @jwt_required()
     @blp.arguments(ItemUpdateSchema)
     @blp.response(200, ItemSchema, headers=ETAG_HEADER)
-    @blp.alt_response(412, description="If-Match does not match the current ETag")
-    @blp.doc(security=BEARER)
+    @errors(blp, 403, 404, 412, auth=True, body=True, parameters=[IF_MATCH])
     def patch(self, fields: dict[str, Any], item_id: int) -> Any:
         """Update some fields of an item (owner or admin)"""
         return one_item(services.update_item(item=get_item_for_write(item_id), fields=fields))
 
     @jwt_required()
     @blp.response(204)
-    @blp.alt_response(412, description="If-Match does not match the current ETag")
-    @blp.doc(security=BEARER)
+    @errors(blp, 403, 404, 412, auth=True, parameters=[IF_MATCH])
     def delete(self, item_id: int) -> Any:
         """Delete an item (owner or admin)"""
         services.delete_item(item=get_item_for_write(item_id))

@@ -12,7 +12,7 @@ import binascii
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import request, url_for
@@ -64,9 +64,10 @@ class Ordering:
                 value = datetime.fromisoformat(value)
                 if value.tzinfo is None:
                     raise ValueError("naive timestamp")
+                value = value.astimezone(UTC)
             elif not isinstance(value, python_type) or isinstance(value, bool):
                 raise ValueError("bad cursor")
-        except (ValueError, TypeError, binascii.Error, NotImplementedError):
+        except (ValueError, TypeError, OverflowError, binascii.Error):
             raise UnprocessableEntity(
                 "The cursor is not valid; follow the Link header or use page only.",
                 errors={"query": {"cursor": ["Not a valid cursor."]}},

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from myproject import services
 from myproject.api.access import get_user, get_user_for_write, is_self_or_admin, optional_caller
 from myproject.api.items import list_items
+from myproject.api.openapi import IDEMPOTENCY_KEY, LIST_HEADERS, errors
 from myproject.api.pagination import Ordering, paginate
 from myproject.caching import cached_get
 from myproject.extensions import limiter
@@ -30,14 +31,14 @@ from myproject.schemas.user import (
 )
 
 blp = Blueprint("users", __name__, url_prefix="/api", description="Users")
-BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
 @blp.route("/users")
 class Users(MethodView):
     @cached_get()
     @blp.arguments(UserListQuerySchema, location="query")
-    @blp.response(200, UserPublicSchema(many=True))
+    @blp.response(200, UserPublicSchema(many=True), headers=LIST_HEADERS)
+    @errors(blp)
     def get(self, args: dict[str, Any]) -> Any:
         """List users (public representation), oldest first"""
         users, headers = paginate(
@@ -56,7 +57,7 @@ class Users(MethodView):
     @limiter.limit(register_limit, methods=["POST"], scope="register")
     @blp.arguments(UserCreateSchema)
     @blp.response(201, UserSchema)
-    @blp.alt_response(409, description="The username or email is taken")
+    @errors(blp, 409, body=True, parameters=[IDEMPOTENCY_KEY])
     def post(self, data: dict[str, str]) -> Any:
         """Register a new user"""
         user = services.create_user(**data)
@@ -68,6 +69,7 @@ class UserById(MethodView):
     @cached_get(anonymous_only=True)
     @blp.response(200, UserSchema)
     @blp.doc(description="Public representation, or private for the user themself or an admin.")
+    @errors(blp, 401, 404)
     def get(self, user_id: int) -> Any:
         """Get a user"""
         user = get_user(user_id)
@@ -78,7 +80,7 @@ class UserById(MethodView):
     @jwt_required()
     @blp.arguments(UserUpdateSchema)
     @blp.response(200, UserSchema)
-    @blp.doc(security=BEARER)
+    @errors(blp, 403, 404, 409, auth=True, body=True)
     def patch(self, changes: dict[str, Any], user_id: int) -> Any:
         """Update a user (self or admin)"""
         user = get_user_for_write(user_id)
@@ -86,7 +88,7 @@ class UserById(MethodView):
 
     @jwt_required()
     @blp.response(204)
-    @blp.doc(security=BEARER)
+    @errors(blp, 403, 404, auth=True)
     def delete(self, user_id: int) -> Any:
         """Delete a user and their items (self or admin)"""
         services.delete_user(user=get_user_for_write(user_id))
@@ -97,7 +99,7 @@ class UserById(MethodView):
 class Me(MethodView):
     @jwt_required()
     @blp.response(200, UserSchema)
-    @blp.doc(security=BEARER)
+    @errors(blp, auth=True)
     def get(self) -> Any:
         """The caller's own account"""
         return current_user
@@ -107,7 +109,8 @@ class Me(MethodView):
 class UserItems(MethodView):
     @cached_get()
     @blp.arguments(ItemListQuerySchema, location="query")
-    @blp.response(200, ItemSchema(many=True))
+    @blp.response(200, ItemSchema(many=True), headers=LIST_HEADERS)
+    @errors(blp, 404)
     def get(self, args: dict[str, Any], user_id: int) -> Any:
         """List one user's items (same filters as /api/items)"""
         get_user(user_id)
@@ -118,7 +121,7 @@ class UserItems(MethodView):
 class Protected(MethodView):
     @jwt_required()
     @blp.response(200, ProtectedSchema)
-    @blp.doc(security=BEARER)
+    @errors(blp, auth=True)
     def get(self) -> Any:
         """Greet the signed-in caller"""
         return {"message": f"Hello, {current_user.username}!"}

@@ -15,6 +15,7 @@ from flask_jwt_extended import (
 )
 from flask_smorest import Blueprint
 
+from myproject.api.openapi import errors
 from myproject.auth import callbacks  # noqa: F401  (registers the JWT callbacks)
 from myproject.auth.sessions import (
     TokenPair,
@@ -50,7 +51,7 @@ class Token(MethodView):
 
     @blp.arguments(LoginSchema)
     @blp.response(200, TokenSchema)
-    @blp.alt_response(401, description="Bad credentials or inactive user")
+    @errors(blp, 401, body=True)
     def post(self, credentials: dict[str, str]) -> Any:
         """Log in with username (or email) and password"""
         user = authenticate(login=credentials["username"], password=credentials["password"])
@@ -63,8 +64,7 @@ class Token(MethodView):
 class TokenRefresh(MethodView):
     @jwt_required(refresh=True)
     @blp.response(200, TokenSchema)
-    @blp.alt_response(401, description="Missing, invalid, spent or revoked refresh token")
-    @blp.doc(security=[{"bearerAuth": []}])
+    @errors(blp, auth=True)
     def post(self) -> Any:
         """Exchange a refresh token for a new pair; the presented token is spent"""
         pair = rotate_refresh(
@@ -79,7 +79,7 @@ class TokenRefresh(MethodView):
 class Logout(MethodView):
     @jwt_required()
     @blp.response(204)
-    @blp.doc(security=[{"bearerAuth": []}])
+    @errors(blp, auth=True)
     def post(self) -> Any:
         """End this login: its access and refresh tokens stop working"""
         revoke_session(session_id=g.caller_session.id)
@@ -90,7 +90,7 @@ class Logout(MethodView):
 class LogoutAll(MethodView):
     @jwt_required()
     @blp.response(204)
-    @blp.doc(security=[{"bearerAuth": []}])
+    @errors(blp, auth=True)
     def post(self) -> Any:
         """End every login of the caller"""
         revoke_user_sessions(user_id=g.caller.id)

@@ -688,6 +688,16 @@ def test_idempotent_retry_replays_the_first_answer(client, auth_headers, session
     assert item_count(session) == 1
 
 
+def test_idempotent_retry_with_a_revoked_token_gets_401(client, auth_headers, session):
+    assert post_with_key(client, auth_headers, "retry-1").status_code == 201
+    assert client.post("/auth/logout", headers=auth_headers).status_code == 204
+
+    again = post_with_key(client, auth_headers, "retry-1")
+
+    assert again.status_code == 401
+    assert item_count(session) == 1
+
+
 def test_idempotency_key_with_another_body_gets_422(client, auth_headers, session):
     assert post_with_key(client, auth_headers, "retry-1").status_code == 201
 

@@ -374,8 +374,15 @@ def test_a_cursor_made_for_another_page_is_ignored(client, make_items, user):
 
 @pytest.mark.parametrize(
     "cursor",
-    ["not-base64!", "bm90IGpzb24", "WzEsMiwzXQ", "WzIsIjIwMjQtMDEtMDFUMDA6MDA6MDAiLDFd", "x" * 600],
-    ids=["garbage", "not-json", "wrong-types", "naive-timestamp", "too-long"],
+    [
+        "not-base64!",
+        "bm90IGpzb24",
+        "WzEsMiwzXQ",
+        "WzIsIjIwMjQtMDEtMDFUMDA6MDA6MDAiLDFd",
+        "WzIsICI5OTk5LTEyLTMxVDIzOjU5OjU5LTEwOjAwIiwgNV0",
+        "x" * 600,
+    ],
+    ids=["garbage", "not-json", "wrong-types", "naive-timestamp", "out-of-range", "too-long"],
 )
 def test_a_malformed_cursor_gets_422(client, make_items, user, cursor):
     make_items(user, "Lamp")
