@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from myproject import extensions as ext
 from myproject.config import ConfigError, engine_options, load_config, normalize_database_url
+from myproject.dbpool import install_idle_ping
 from myproject.extensions import cache, cors, db, jwt, limiter, ma, migrate
 from myproject.logs import add_response_headers, assign_request_id, configure_logging
 
@@ -88,6 +89,8 @@ def init_extensions(app: Flask) -> None:
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_on_connect)
             event.listen(db.engine, "begin", _sqlite_on_begin)
+        elif not app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("pool_pre_ping"):
+            install_idle_ping(db.engine)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, compare_type=True, render_as_batch=True)
     ma.init_app(app)
     jwt.init_app(app)

@@ -73,8 +73,9 @@ def normalize_database_url(url: str) -> str:
 def engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
         return {"pool_pre_ping": True}
+    # No pool_pre_ping: it costs a round trip on every checkout. create_app pings only
+    # connections that sat idle (see myproject.dbpool), which is where dead ones hide.
     return {
-        "pool_pre_ping": True,
         "pool_size": env_int("DB_POOL_SIZE", 5, minimum=1),
         "max_overflow": env_int("DB_MAX_OVERFLOW", 10),
         "pool_recycle": 1800,
