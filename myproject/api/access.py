@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import json
-from typing import Any
 
-from flask import g, request
+from flask import current_app, g, request
 from flask_jwt_extended import current_user, verify_jwt_in_request
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -28,10 +26,14 @@ def is_self_or_admin(caller: User | None, user: User) -> bool:
     return caller is not None and (caller.id == user.id or caller.is_admin)
 
 
-def etag_of(representation: dict[str, Any]) -> str:
-    """A strong ETag of a representation (changes whenever any field of it changes)."""
-    payload = json.dumps(representation, sort_keys=True, default=str).encode()
-    return hashlib.sha256(payload).hexdigest()[:32]
+def item_body(item: Item) -> bytes:
+    """The item's JSON representation, exactly as it is sent."""
+    return current_app.json.dumps(item.to_dict()).encode()
+
+
+def etag_of(body: bytes) -> str:
+    """A strong ETag: changes whenever any byte of the representation changes."""
+    return hashlib.sha256(body).hexdigest()[:32]
 
 
 def check_if_match(current_etag: str) -> None:
@@ -68,7 +70,7 @@ def get_item_for_write(item_id: int) -> Item:
     caller: User = current_user
     if item.user_id != caller.id and not caller.is_admin:
         raise Forbidden("Only the item's owner or an admin may change it.")
-    check_if_match(etag_of(item.to_dict()))
+    check_if_match(etag_of(item_body(item)))
     return item
 
 

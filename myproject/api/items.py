@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import url_for
+from flask import Response, current_app, url_for
 from flask.views import MethodView
 from flask_jwt_extended import current_user, jwt_required
 from flask_smorest import Blueprint
@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import joinedload
 
 from myproject import services
-from myproject.api.access import etag_of, get_item, get_item_for_write
+from myproject.api.access import etag_of, get_item, get_item_for_write, item_body
 from myproject.api.openapi import ETAG_HEADER, IDEMPOTENCY_KEY, IF_MATCH, LIST_HEADERS, errors
 from myproject.api.pagination import Ordering, paginate
 from myproject.caching import cached_get
@@ -53,8 +53,12 @@ def item_filters(args: dict[str, Any]) -> list[ColumnElement[bool]]:
     return filters
 
 
-def list_items(args: dict[str, Any]) -> tuple[list[Item], int, dict[str, str]]:
-    """One page of items with owners, in a total order: two SQL statements, any page size."""
+def list_items(args: dict[str, Any]) -> Response:
+    """One page of items with owners, in a total order: two SQL statements, any page size.
+
+    Bodies come from ``Item.to_dict()`` (the schema in ``@blp.response`` documents them, and a
+    test keeps the two equal): a marshmallow dump of 100 items costs more than the query.
+    """
     sort = args["sort"]
     ordering = Ordering(SORT_COLUMNS[sort.lstrip("-")], Item.id, descending=sort.startswith("-"))
     filters = item_filters(args)
@@ -69,12 +73,16 @@ def list_items(args: dict[str, Any]) -> tuple[list[Item], int, dict[str, str]]:
         cursor=args.get("cursor"),
         count_key=f"items-count:{filter_key}",
     )
-    return items, 200, headers
+    body = current_app.json.dumps([item.to_dict() for item in items])
+    return current_app.response_class(body, mimetype="application/json", headers=headers)
 
 
-def one_item(item: Item, status: int = 200, **headers: str) -> tuple[Item, int, dict[str, str]]:
+def one_item(item: Item, status: int = 200, **headers: str) -> Response:
     """An item answer with its ETag header."""
-    return item, status, {"ETag": f'"{etag_of(item.to_dict())}"', **headers}
+    body = item_body(item)
+    response = current_app.response_class(body, status=status, mimetype="application/json")
+    response.headers.update({"ETag": f'"{etag_of(body)}"', **headers})
+    return response
 
 
 @blp.route("")
