@@ -14,10 +14,12 @@ Serve it with the project's gunicorn settings (the positional APP argument overr
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
 import threading
+from binascii import Error as binascii_error
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -92,9 +94,14 @@ def item_dict(row: tuple[Any, ...]) -> dict[str, Any]:
     }
 
 
-def etag_of(representation: dict[str, Any]) -> str:
-    payload = json.dumps(representation, sort_keys=True, default=str).encode()
-    return hashlib.sha256(payload).hexdigest()[:32]
+def json_response(data: Any) -> Response:
+    """The body exactly as the real API writes it: ``app.json.dumps``, no trailing newline."""
+    return app.response_class(app.json.dumps(data), mimetype="application/json")
+
+
+def etag_of(body: bytes) -> str:
+    """Strong ETag of the sent bytes, as myproject.api.access.etag_of."""
+    return hashlib.sha256(body).hexdigest()[:32]
 
 
 def problem(status: int, title: str, detail: str) -> Response:
@@ -120,7 +127,28 @@ def escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def page_links(page: int, per_page: int, total: int) -> str:
+def make_cursor(page: int, value: Any, row_id: int) -> str:
+    """The ``next`` link's keyset cursor, as myproject.api.pagination.Ordering.cursor_for."""
+    encoded = iso(value) if isinstance(value, datetime) else value
+    raw = json.dumps([page, encoded, row_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def read_cursor(cursor: str, page: int) -> tuple[Any, int] | None:
+    """(sort value, id) after which ``page`` starts; None if made for another page.
+
+    Raises ValueError for a malformed cursor.
+    """
+    padded = cursor + "=" * (-len(cursor) % 4)
+    cursor_page, value, row_id = json.loads(base64.urlsafe_b64decode(padded))
+    if not isinstance(row_id, int) or not isinstance(cursor_page, int):
+        raise ValueError("bad cursor")
+    if cursor_page != page:
+        return None
+    return value, row_id
+
+
+def page_links(page: int, per_page: int, total: int, next_cursor: str | None) -> str:
     """The same Link header as myproject.api.pagination.page_links."""
     last = max(1, -(-total // per_page))
     targets = {"first": 1, "last": last}
@@ -128,11 +156,13 @@ def page_links(page: int, per_page: int, total: int) -> str:
         targets["prev"] = min(page - 1, last)
     if page < last:
         targets["next"] = page + 1
-    args = request.args.to_dict(flat=False)
+    base_args = request.args.to_dict(flat=False)
+    base_args.pop("cursor", None)
     links = []
     for rel, target in targets.items():
-        args["page"] = [str(target)]
-        args["per_page"] = [str(per_page)]
+        args = {**base_args, "page": [str(target)], "per_page": [str(per_page)]}
+        if rel == "next" and next_cursor is not None:
+            args["cursor"] = [next_cursor]
         url = url_for("list_items", _external=True, **args)  # type: ignore[arg-type]
         links.append(f'<{url}>; rel="{rel}"')
     return ", ".join(links)
@@ -153,9 +183,8 @@ def get_item(item_id: int) -> Response:
         ).fetchone()
     if row is None:
         return problem(404, "Not Found", f"Item {item_id} does not exist.")
-    data = item_dict(row)
-    response = jsonify(data)
-    response.headers["ETag"] = f'"{etag_of(data)}"'
+    response = json_response(item_dict(row))
+    response.headers["ETag"] = f'"{etag_of(response.get_data())}"'
     return response
 
 
@@ -178,21 +207,43 @@ def list_items() -> Response:
         pattern = f"%{escape_like(request.args['q'])}%"
         where.append("(items.name ILIKE %s ESCAPE '\\' OR items.description ILIKE %s ESCAPE '\\')")
         params += [pattern, pattern]
+    key = sort.lstrip("-")
+    column = SORTS[key]
+    descending = sort.startswith("-")
+    direction = "DESC" if descending else "ASC"
+    keyset = None
+    if request.args.get("cursor"):
+        try:
+            keyset = read_cursor(request.args["cursor"], page)
+        except (ValueError, TypeError, binascii_error):
+            return problem(422, "Unprocessable Entity", "The cursor is not valid.")
+    count_sql = f"SELECT count(*) FROM items{' WHERE ' + ' AND '.join(where) if where else ''}"
+    page_params = list(params)
+    if keyset is not None:
+        where.append(f"({column}, items.id) {'<' if descending else '>'} (%s, %s)")
+        value = datetime.fromisoformat(keyset[0]) if key != "name" else keyset[0]
+        page_params += [value, keyset[1]]
     where_sql = f" WHERE {' AND '.join(where)}" if where else ""
-    column = SORTS[sort.lstrip("-")]
-    direction = "DESC" if sort.startswith("-") else "ASC"
     order_sql = f" ORDER BY {column} {direction}, items.id {direction}"
+    offset_sql = " OFFSET %s" if keyset is None else ""
+    page_params.append(per_page)
+    if keyset is None:
+        page_params.append((page - 1) * per_page)
     rows: list[tuple[Any, ...]] = []
     with pool.connection() as conn:
-        total_row = conn.execute(f"SELECT count(*) FROM items{where_sql}", params).fetchone()
+        total_row = conn.execute(count_sql, params).fetchone()
         total = int(total_row[0]) if total_row else 0
         if (page - 1) * per_page < total:
             rows = conn.execute(
-                f"SELECT {ITEM_COLUMNS} FROM items JOIN users ON users.id = items.user_id"
-                f"{where_sql}{order_sql} LIMIT %s OFFSET %s",
-                [*params, per_page, (page - 1) * per_page],
+                f"SELECT {ITEM_COLUMNS}, {column} FROM items "
+                f"JOIN users ON users.id = items.user_id{where_sql}{order_sql}"
+                f" LIMIT %s{offset_sql}",
+                page_params,
             ).fetchall()
-    response = jsonify([item_dict(row) for row in rows])
+    next_cursor = None
+    if rows and len(rows) == per_page:
+        next_cursor = make_cursor(page + 1, rows[-1][-1], rows[-1][0])
+    response = json_response([item_dict(row[:-1]) for row in rows])
     response.headers["X-Total-Count"] = str(total)
-    response.headers["Link"] = page_links(page, per_page, total)
+    response.headers["Link"] = page_links(page, per_page, total, next_cursor)
     return response

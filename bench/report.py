@@ -30,7 +30,9 @@ SCENARIOS = {
     "list_p1": "GET /api/items?page=1&per_page=20, busted",
     "list_p1_hot": "GET /api/items?page=1&per_page=20, fixed URL (cached)",
     "list_100": "GET /api/items?page=1&per_page=100, busted",
-    "list_deep": "GET /api/items?page=<last/2>&per_page=20, busted (OFFSET half the table)",
+    "list_deep": "page <last/2>, per_page=20, by the URL of the `next` link of the page before "
+    "(with its keyset `cursor` when the API gives one), busted",
+    "list_deep_offset": "GET /api/items?page=<last/2>&per_page=20, busted (OFFSET half the table)",
     "search": "GET /api/items?q=guitar, busted (ILIKE on name and description)",
     "category": "GET /api/items?category=books, busted",
     "users_me": "GET /api/users/me with a token (no cache; token checked against the DB)",
@@ -47,6 +49,7 @@ READS = [
     "list_p1_hot",
     "list_100",
     "list_deep",
+    "list_deep_offset",
     "search",
     "category",
 ]
@@ -191,6 +194,30 @@ def scenario_table(runs: list[dict[str, str]], group: str) -> list[str]:
     return lines
 
 
+def cpu(value: str | None) -> str:
+    return "—" if not value else f"{float(value):.2f}"
+
+
+def cpu_table(runs: list[dict[str, str]], group: str) -> list[str]:
+    by_key = {(r["scenario"], r["app"]): r for r in runs if r["group"] == group}
+    lines = [
+        "| scenario | ours app | ours PostgreSQL | ours Redis | floor app | floor PostgreSQL "
+        "| app CPU ours/floor |",
+        "|" + " --- |" * 7,
+    ]
+    for scenario in READS + WRITES + ["login"]:
+        o = by_key.get((scenario, "ours"), {})
+        f = by_key.get((scenario, "floor"), {})
+        if not o and not f:
+            continue
+        lines.append(
+            f"| {scenario} | {cpu(o.get('cpu_app_ms'))} | {cpu(o.get('cpu_pg_ms'))} "
+            f"| {cpu(o.get('cpu_redis_ms'))} | {cpu(f.get('cpu_app_ms'))} "
+            f"| {cpu(f.get('cpu_pg_ms'))} | {ratio(o.get('cpu_app_ms'), f.get('cpu_app_ms'))} |"
+        )
+    return lines
+
+
 def derived(runs: list[dict[str, str]], group: str) -> list[str]:
     by_key = {(r["scenario"], r["app"]): r for r in runs if r["group"] == group}
 
@@ -203,7 +230,8 @@ def derived(runs: list[dict[str, str]], group: str) -> list[str]:
         ("cached / uncached item", "item_hot", "item_uncached"),
         ("cached / uncached list page 1", "list_p1_hot", "list_p1"),
         ("per_page=100 / per_page=20", "list_100", "list_p1"),
-        ("deep page / page 1", "list_deep", "list_p1"),
+        ("deep page by next link / page 1", "list_deep", "list_p1"),
+        ("deep page by page number / page 1", "list_deep_offset", "list_p1"),
     ]
     lines = []
     for label, a, b in pairs:
@@ -232,6 +260,7 @@ def render_main(out_dir: Path) -> list[str]:
         f"{meta.get('postgres', '?')}, Redis {meta.get('redis', '?')}, {meta.get('wrk', '?')}",
         f"- gunicorn (both apps, gunicorn.conf.py): {meta.get('gunicorn_settings', '?')}",
         f"- wrk: {meta.get('wrk_args', '?')} per scenario, after a warm-up",
+        f"- code: {meta.get('commit', '?')}",
         f"- app: FLASK_CONFIG=production, RATELIMIT_ENABLED=false, cache on Redis db 14, "
         f"access log to a file; {meta.get('db_note', '')}",
     ]
@@ -241,16 +270,26 @@ def render_main(out_dir: Path) -> list[str]:
             "",
             f"## {int(group):,} items, 1,000 users",
             "",
-            f"Seed: {seed}. Floor parity: {meta.get(f'parity_{group}', '?')}.",
+            f"Seed: {seed}. Floor parity: {meta.get(f'parity_{group}', '?')}. "
+            f"Load average (1, 5, 15 min) {meta.get(f'load_{group}', '?')}. "
+            f"Errors or tracebacks in the server logs: {meta.get(f'errors_{group}', '?')}. "
+            f"Code: {meta.get(f'commit_{group}', meta.get('commit', '?'))}.",
             "",
         ]
         lines += scenario_table(runs, group)
+        lines += [
+            "",
+            "CPU time per request (ms; utime+stime of the gunicorn workers, of the PostgreSQL",
+            "backends of the bench database, and of redis-server):",
+            "",
+        ]
+        lines += cpu_table(runs, group)
         extra = derived(runs, group)
         if extra:
             lines += ["", "Within ours:", ""] + extra
         rss = rss_section(out_dir, f"rss-{group}-")
         if rss:
-            lines += ["", "Worker RSS after the run (`ps -o rss`, KiB):", ""] + rss
+            lines += ["", "Worker RSS (`ps -o rss`):", ""] + rss
     lines += [
         "",
         "## Scenarios",
@@ -266,6 +305,8 @@ def render_main(out_dir: Path) -> list[str]:
         "response cache, so for the cached (`_hot`) rows the ratio can exceed 1. Latencies are",
         "wrk's (coordinated omission not corrected); non-2xx counts every response outside",
         "200-299 (status codes in parentheses), plus socket errors and timeouts if any.",
+        "CPU per request is the steadier measure on a shared machine: requests/s moves with",
+        "whatever else runs, CPU milliseconds per request much less.",
     ]
     return lines
 
@@ -290,8 +331,9 @@ def render_compare(out_dir: Path) -> list[str]:
         "- both apps run under each setting; RSS is the sum over the workers of each app",
         "",
         "| gunicorn | scenario | ours req/s | ours p50 ms | ours p99 ms | ours non-2xx "
-        "| floor req/s | floor p99 ms | ours/floor req/s | RSS ours / floor (MiB) |",
-        "|" + " --- |" * 10,
+        "| ours app CPU ms/req | floor req/s | floor p99 ms | ours/floor req/s "
+        "| RSS ours / floor (MiB) |",
+        "|" + " --- |" * 11,
     ]
     for config in configs:
         by_key = {(r["scenario"], r["app"]): r for r in runs if r["group"] == config}
@@ -302,7 +344,8 @@ def render_compare(out_dir: Path) -> list[str]:
             f = by_key.get((scenario, "floor"), {})
             lines.append(
                 f"| {config} | {scenario} | {rps(o.get('rps'))} | {ms(o.get('p50_us'))} "
-                f"| {ms(o.get('p99_us'))} | {errors(o or None)} | {rps(f.get('rps'))} "
+                f"| {ms(o.get('p99_us'))} | {errors(o or None)} | {cpu(o.get('cpu_app_ms'))} "
+                f"| {rps(f.get('rps'))} "
                 f"| {ms(f.get('p99_us'))} | {ratio(o.get('rps'), f.get('rps'))} | {rss_text} |"
             )
     lines += ["", COMPARE_END]

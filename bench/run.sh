@@ -12,6 +12,7 @@
 #   WEB_CONCURRENCY GUNICORN_THREADS GUNICORN_WORKER_CLASS   passed to gunicorn.conf.py
 #   COMPARE_SIZE=10000      items for --compare-workers
 #   BENCH_DB=myproject_bench  KEEP_DB=1 keeps the database afterwards
+#   BENCH_OURS_PORT=8000 BENCH_FLOOR_PORT=8001
 #   PGHOST/PGPORT/PGUSER (default 127.0.0.1/5432/postgres), BENCH_REDIS_URL
 # Run from anywhere; it works in the repository root with the virtualenv at .venv.
 set -euo pipefail
@@ -35,8 +36,8 @@ WRK_CONNECTIONS=${WRK_CONNECTIONS:-16}
 WRK_TIMEOUT=${WRK_TIMEOUT:-10s}
 BENCH_DB=${BENCH_DB:-myproject_bench}
 export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
-OURS_PORT=8000
-FLOOR_PORT=8001
+OURS_PORT=${BENCH_OURS_PORT:-8000}
+FLOOR_PORT=${BENCH_FLOOR_PORT:-8001}
 RESULTS=bench/results.md
 OUT=bench/out/$MODE
 SEARCH_WORD=guitar
@@ -95,7 +96,13 @@ wait_health() {  # name port
   die "$name did not become healthy on port $port"
 }
 
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
 start_servers() {  # label
+  local port
+  for port in "$OURS_PORT" "$FLOOR_PORT"; do
+    port_free "$port" || die "port $port is in use (set BENCH_OURS_PORT / BENCH_FLOOR_PORT)"
+  done
   start_app ours "$OURS_PORT" "$1"
   start_app floor "$FLOOR_PORT" "$1" bench.floor_app:app
   wait_health ours "$OURS_PORT"
@@ -125,6 +132,30 @@ worker_rss() {  # name -> "N workers: a, b, ... MiB (total T MiB); master M MiB"
   master_mib=$(ps -o rss= -p "$master" | awk '{printf "%.0f", $1/1024}')
   echo "$(echo "$rows" | grep -c .) workers: $(echo "$rows" | paste -sd, | sed 's/,/, /g') MiB" \
     "(total $RSS_TOTAL MiB); master $master_mib MiB"
+}
+
+# CPU accounting: utime+stime clock ticks of the app's workers, of the PostgreSQL backends
+# serving the bench database, and of redis-server (shared: other clients count too).
+CLK_TCK=$(getconf CLK_TCK)
+cpu_snapshot() {  # app-name file
+  local p
+  {
+    for p in $(ps -o pid= --ppid "${MASTER[$1]}"); do
+      awk -v p="$p" '{print "app", p, $14 + $15}' "/proc/$p/stat" 2>/dev/null || true
+    done
+    for p in $(sql "SELECT pid FROM pg_stat_activity WHERE datname = current_database()
+                    AND pid <> pg_backend_pid()"); do
+      awk -v p="$p" '{print "pg", p, $14 + $15}' "/proc/$p/stat" 2>/dev/null || true
+    done
+    for p in $(pgrep -x redis-server || true); do
+      awk -v p="$p" '{print "redis", p, $14 + $15}' "/proc/$p/stat" 2>/dev/null || true
+    done
+  } >"$2"
+}
+cpu_per_request() {  # before after requests -> "cpu_app_ms=.. cpu_pg_ms=.. cpu_redis_ms=.." lines
+  awk -v n="$3" -v hz="$CLK_TCK" 'NR == FNR { start[$1 " " $2] = $3; next }
+    { d[$1] += $3 - (($1 " " $2) in start ? start[$1 " " $2] : 0) }
+    END { for (g in d) if (n > 0) printf "cpu_%s_ms=%.3f\n", g, d[g] * 1000 / hz / n }' "$1" "$2"
 }
 
 cleanup() {
@@ -180,21 +211,38 @@ run_scenario() {
   local probe
   probe=$(curl "${curl_args[@]}" "http://127.0.0.1:$port$probe_path" || echo "000")
 
+  cpu_snapshot "$app" "$raw.cpu0"
   BENCH_METHOD=$method BENCH_PATH=$path BENCH_BUST=$bust BENCH_TOKEN=$tok BENCH_BODY=$body \
     BENCH_IDS=$ids BENCH_ID_MAX=$id_max BENCH_NONCE="$name$app$(date +%s%N)" \
     BENCH_OUT="$raw.txt" \
     wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"$DURATION" --timeout "$WRK_TIMEOUT" --latency \
     -s bench/scenario.lua "http://127.0.0.1:$port/" >"$raw.wrk" 2>&1 ||
     log "wrk failed for $name/$app (see $raw.wrk)"
+  cpu_snapshot "$app" "$raw.cpu1"
+  local requests
+  requests=$(sed -n 's/^requests=//p' "$raw.txt" 2>/dev/null || true)
+  cpu_per_request "$raw.cpu0" "$raw.cpu1" "${requests:-0}" >>"$raw.txt" 2>/dev/null || true
   printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$kind" "$group" "$name" "$app" "$probe" "$raw.txt" \
     >>"$OUT/runs.tsv"
-  local rps p50 p99 bad
+  local rps p50 p99 bad cpu
+  cpu=$(sed -n 's/^cpu_app_ms=//p' "$raw.txt" 2>/dev/null || true)
   rps=$(sed -n 's/^rps=//p' "$raw.txt" 2>/dev/null || true)
   p50=$(sed -n 's/^p50_us=//p' "$raw.txt" 2>/dev/null || true)
   p99=$(sed -n 's/^p99_us=//p' "$raw.txt" 2>/dev/null || true)
   bad=$(sed -n 's/^non2xx=//p' "$raw.txt" 2>/dev/null || true)
-  log "$(printf '%-8s %-19s %-5s probe %s  %9s req/s  p50 %6s us  p99 %8s us  non-2xx %s' \
-    "$group" "$name" "$app" "$probe" "${rps:-?}" "${p50:-?}" "${p99:-?}" "${bad:-?}")"
+  log "$(printf '%-8s %-19s %-5s probe %s %9s req/s p50 %7s us p99 %8s us non-2xx %s app %s ms/req' \
+    "$group" "$name" "$app" "$probe" "${rps:-?}" "${p50:-?}" "${p99:-?}" "${bad:-?}" "${cpu:-?}")"
+}
+
+next_link() {  # path -> the path of the rel="next" link in our answer for it (empty if none)
+  curl -fsS -D - -o /dev/null "http://127.0.0.1:$OURS_PORT$1" | "$BIN/python" -c '
+import re, sys
+for line in sys.stdin:
+    if line.lower().startswith("link:"):
+        match = re.search(r"<([^>]*)>;\s*rel=\"next\"", line)
+        if match:
+            url = match.group(1)
+            print(url[url.index("/", url.index("//") + 2):])'
 }
 
 # both GROUP NAME key=value...: the scenario against ours, then the floor
@@ -214,6 +262,11 @@ warm_up() {
         "http://127.0.0.1:$port/" >/dev/null 2>&1 || true
     done
   done
+}
+
+code_version() {  # the app code the servers load now (the work tree may move during a run)
+  echo "$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- \
+    myproject migrations gunicorn.conf.py 2>/dev/null || echo ' + uncommitted changes')"
 }
 
 record_meta() {
@@ -237,6 +290,7 @@ print(redis.Redis.from_url(os.environ["REDIS_URL"]).info()["redis_version"])')"
       "GUNICORN_WORKER_CLASS=${GUNICORN_WORKER_CLASS:-unset})"
     echo "wrk_args=-t$WRK_THREADS -c$WRK_CONNECTIONS -d$DURATION --timeout $WRK_TIMEOUT --latency"
     echo "db_note=VACUUM ANALYZE after each seed"
+    echo "commit=$(code_version)"
   } >>"$OUT/meta.txt"
 }
 
@@ -275,7 +329,7 @@ count_errors() {  # label -> text
 
 # --------------------------------------------------------------------------- main run
 main_run() {
-  local size total last deep tok demo1_ids parity_paths
+  local size total last deep deep_path tok demo1_ids parity_paths load_before
   for size in $SIZES; do
     seed "$size"
     total=$(sql 'SELECT count(*) FROM items')
@@ -286,10 +340,17 @@ main_run() {
       ORDER BY items.id LIMIT 200) s")
     [[ -n $demo1_ids ]] || die "demo1 owns no items"
 
-    log "starting servers for $size items"
+    load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+    log "starting servers for $size items (load average $load_before)"
     start_servers "$size"
+    echo "commit_$size=$(code_version)" >>"$OUT/meta.txt"
+    # The deep page as a client walking the next links reaches it (with the API's cursor).
+    deep_path=$(next_link "/api/items?page=$((deep > 1 ? deep - 1 : 1))&per_page=20")
+    [[ -n $deep_path && $deep -gt 1 ]] || deep_path="/api/items?page=$deep&per_page=20"
+    log "deep page: $deep_path"
+    echo "deep_$size=$deep_path" >>"$OUT/meta.txt"
     parity_paths=("/api/items/1" "/api/items/$total" "/api/items?page=1&per_page=20"
-      "/api/items?page=1&per_page=100" "/api/items?page=$deep&per_page=20"
+      "/api/items?page=1&per_page=100" "/api/items?page=$deep&per_page=20" "$deep_path"
       "/api/items?q=$SEARCH_WORD" "/api/items?category=books" "/api/items?page=999999")
     "$BIN/python" bench/report.py parity "http://127.0.0.1:$OURS_PORT" \
       "http://127.0.0.1:$FLOOR_PORT" "$OUT/parity-$size.tsv" "${parity_paths[@]}" |
@@ -307,9 +368,13 @@ main_run() {
     both "$size" list_p1 path="/api/items?page=1&per_page=20" bust=1
     both "$size" list_p1_hot path="/api/items?page=1&per_page=20"
     both "$size" list_100 path="/api/items?page=1&per_page=100" bust=1
-    both "$size" list_deep path="/api/items?page=$deep&per_page=20" bust=1
+    both "$size" list_deep path="$deep_path" bust=1
+    both "$size" list_deep_offset path="/api/items?page=$deep&per_page=20" bust=1
     both "$size" search path="/api/items?q=$SEARCH_WORD" bust=1
     both "$size" category path="/api/items?category=books" bust=1
+
+    worker_rss ours >"$OUT/rss-$size-ours-after-reads.txt"
+    worker_rss floor >"$OUT/rss-$size-floor-after-reads.txt"
 
     # Authenticated endpoints and writes: ours only. Writes come last (they invalidate the
     # whole response cache and add rows).
@@ -324,10 +389,12 @@ main_run() {
     run_scenario main "$size" login ours "$OURS_PORT" method=POST path=/auth/token \
       body='{"username": "demo1", "password": "demo-password"}'
 
-    worker_rss ours >"$OUT/rss-$size-ours.txt"
-    worker_rss floor >"$OUT/rss-$size-floor.txt"
-    log "RSS ours: $(cat "$OUT/rss-$size-ours.txt")"
-    log "RSS floor: $(cat "$OUT/rss-$size-floor.txt")"
+    worker_rss ours >"$OUT/rss-$size-ours-at-end.txt"
+    worker_rss floor >"$OUT/rss-$size-floor-at-end.txt"
+    log "RSS ours: $(cat "$OUT/rss-$size-ours-at-end.txt")"
+    log "RSS floor: $(cat "$OUT/rss-$size-floor-at-end.txt")"
+    echo "load_$size=$(cut -d' ' -f1-3 /proc/loadavg) at the end (before: $load_before)" \
+      >>"$OUT/meta.txt"
     stop_servers
     echo "errors_$size=$(count_errors "$size")" >>"$OUT/meta.txt"
   done

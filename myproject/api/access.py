@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from flask import current_app, g, request
 from flask_jwt_extended import current_user, verify_jwt_in_request
@@ -12,6 +13,7 @@ from sqlalchemy.orm import joinedload
 from myproject.exceptions import Forbidden, NotFound, PreconditionFailed
 from myproject.extensions import db
 from myproject.models import Item, User
+from myproject.models.item import item_representation
 
 
 def optional_caller() -> User | None:
@@ -26,9 +28,9 @@ def is_self_or_admin(caller: User | None, user: User) -> bool:
     return caller is not None and (caller.id == user.id or caller.is_admin)
 
 
-def item_body(item: Item) -> bytes:
-    """The item's JSON representation, exactly as it is sent."""
-    return current_app.json.dumps(item.to_dict()).encode()
+def item_body(item: Any) -> bytes:
+    """The JSON representation of an ``Item`` (or an item row), exactly as it is sent."""
+    return current_app.json.dumps(item_representation(item)).encode()
 
 
 def etag_of(body: bytes) -> str:
@@ -46,9 +48,13 @@ def check_if_match(current_etag: str) -> None:
     raise PreconditionFailed("The resource has changed since you read it (ETag mismatch).")
 
 
-def get_item(item_id: int) -> Item:
-    """The item with its owner loaded; raises NotFound (404)."""
-    item = db.session.scalar(select(Item).options(joinedload(Item.user)).where(Item.id == item_id))
+def get_item(item_id: int) -> Any:
+    """The item's row (``Item.representation_columns()``) for reading; raises NotFound (404)."""
+    item = db.session.execute(
+        select(*Item.representation_columns())
+        .join(User, User.id == Item.user_id)
+        .where(Item.id == item_id)
+    ).first()
     if item is None:
         raise NotFound(f"Item {item_id} does not exist.")
     return item
@@ -61,7 +67,7 @@ def get_item_for_write(item_id: int) -> Item:
     """
     item = db.session.scalar(
         select(Item)
-        .options(joinedload(Item.user))
+        .options(joinedload(Item.user).load_only(User.username))
         .where(Item.id == item_id)
         .with_for_update(of=Item)
     )

@@ -10,7 +10,6 @@ from flask.views import MethodView
 from flask_jwt_extended import current_user, jwt_required
 from flask_smorest import Blueprint
 from sqlalchemy import ColumnElement, or_, select
-from sqlalchemy.orm import joinedload
 
 from myproject import services
 from myproject.api.access import etag_of, get_item, get_item_for_write, item_body
@@ -18,7 +17,8 @@ from myproject.api.openapi import ETAG_HEADER, IDEMPOTENCY_KEY, IF_MATCH, LIST_H
 from myproject.api.pagination import Ordering, paginate
 from myproject.caching import cached_get
 from myproject.idempotency import idempotent
-from myproject.models import Item
+from myproject.models import Item, User
+from myproject.models.item import item_representation
 from myproject.schemas.item import (
     ItemCreateSchema,
     ItemListQuerySchema,
@@ -64,7 +64,7 @@ def list_items(args: dict[str, Any]) -> Response:
     filters = item_filters(args)
     filter_key = json.dumps({k: args.get(k) for k in ("category", "owner", "q")}, sort_keys=True)
     items, headers = paginate(
-        select(Item).options(joinedload(Item.user)),
+        select(*Item.representation_columns()).join(User, User.id == Item.user_id),
         filters=filters,
         count_from=Item,
         ordering=ordering,
@@ -72,12 +72,13 @@ def list_items(args: dict[str, Any]) -> Response:
         per_page=args["per_page"],
         cursor=args.get("cursor"),
         count_key=f"items-count:{filter_key}",
+        as_rows=True,
     )
-    body = current_app.json.dumps([item.to_dict() for item in items])
+    body = current_app.json.dumps([item_representation(row) for row in items])
     return current_app.response_class(body, mimetype="application/json", headers=headers)
 
 
-def one_item(item: Item, status: int = 200, **headers: str) -> Response:
+def one_item(item: Any, status: int = 200, **headers: str) -> Response:
     """An item answer with its ETag header."""
     body = item_body(item)
     response = current_app.response_class(body, status=status, mimetype="application/json")

@@ -109,11 +109,13 @@ def paginate(
     per_page: int,
     cursor: str | None = None,
     count_key: str | None = None,
+    as_rows: bool = False,
 ) -> tuple[list[Any], dict[str, str]]:
     """One page of ``stmt`` in ``ordering`` and the number of matching rows.
 
     Two SQL statements at most (the count is cached until the next write when ``count_key``
-    is given). Returns the rows and the ``X-Total-Count`` and ``Link`` headers. Raises
+    is given). ``as_rows``: answer result rows (a column select) instead of ORM objects.
+    Returns the rows and the ``X-Total-Count`` and ``Link`` headers. Raises
     UnprocessableEntity for a malformed ``cursor``.
     """
     keyset = ordering.parse_cursor(cursor, page) if cursor else None
@@ -129,7 +131,8 @@ def paginate(
             ordered = ordered.where(keyset)
         else:
             ordered = ordered.offset((page - 1) * per_page)
-        rows = list(db.session.scalars(ordered))
+        result = db.session.execute(ordered)
+        rows = list(result) if as_rows else list(result.scalars())
     next_cursor = ordering.cursor_for(rows[-1], page + 1) if len(rows) == per_page else None
     headers = {
         "X-Total-Count": str(total),
