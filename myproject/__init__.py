@@ -6,7 +6,8 @@ import json
 import os
 from typing import Any
 
-from flask import Flask, current_app, request
+from flask import Flask, Request, current_app, request
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import event
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -80,7 +81,15 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     register_blueprints(app)
     register_cli(app)
     app.shell_context_processor(shell_context)
+    # A JSON API with bearer tokens keeps no cookie session: skip opening and saving one on
+    # every request (flask.session stays usable as an always-empty null session).
+    app.session_interface = NoCookieSession()
     return app
+
+
+class NoCookieSession(SecureCookieSessionInterface):
+    def open_session(self, app: Flask, request: Request) -> None:
+        return None
 
 
 def init_extensions(app: Flask) -> None:
