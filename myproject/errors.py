@@ -102,11 +102,7 @@ def handle_integrity_error(error: IntegrityError) -> Response:
     message = str(error.orig)
     for constraint, field in UNIQUE_FIELDS.items():
         if constraint in message:
-            return problem(
-                409,
-                f"That {field} is already taken.",
-                errors={"json": {field: ["Already taken."]}},
-            )
+            return problem(409, f"That {field} is already taken.")
     log.warning("integrity error: %s", type(error.orig).__name__)
     return problem(409, "The request conflicts with the current state of the resource.")
 

@@ -28,9 +28,8 @@ def _ensure_unique(*, username: str | None, email: str | None, exclude_id: int |
         if exclude_id is not None:
             stmt = stmt.where(User.id != exclude_id)
         if db.session.scalar(stmt.limit(1)) is not None:
-            raise Conflict(
-                f"That {field} is already taken.", errors={"json": {field: ["Already taken."]}}
-            )
+            # The field is named in detail: only a 422 problem carries "errors".
+            raise Conflict(f"That {field} is already taken.")
 
 
 def create_user(*, username: str, email: str, password: str) -> User:

@@ -104,7 +104,9 @@ class Items(MethodView):
     def post(self, fields: dict[str, Any]) -> Any:
         """Create an item owned by the caller"""
         item = services.create_item(owner=current_user, fields=fields)
-        return one_item(item, 201, Location=url_for("items.ItemById", item_id=item.id))
+        return one_item(
+            item, 201, Location=url_for("items.ItemById", item_id=item.id, _external=True)
+        )
 
 
 @blp.route(f"/{ITEM_ID}")

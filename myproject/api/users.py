@@ -61,7 +61,7 @@ class Users(MethodView):
     def post(self, data: dict[str, str]) -> Any:
         """Register a new user"""
         user = services.create_user(**data)
-        return user, 201, {"Location": url_for("users.UserById", user_id=user.id)}
+        return user, 201, {"Location": url_for("users.UserById", user_id=user.id, _external=True)}
 
 
 @blp.route("/users/<int(max=2147483647):user_id>")
