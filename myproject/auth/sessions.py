@@ -9,12 +9,12 @@ from typing import Any
 from flask import current_app, g
 from flask_jwt_extended import create_access_token, create_refresh_token, get_jti
 from sqlalchemy import select, update
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from myproject.extensions import db
 from myproject.models import LoginSession, User
 from myproject.models.base import utcnow
 from myproject.models.user import password_hash_method
+from myproject.passwords import hash_password, verify_password
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def _dummy_hash() -> str:
     hashes: dict[str, str] = current_app.extensions.setdefault("myproject_dummy_hash", {})
     method = password_hash_method()
     if method not in hashes:
-        hashes[method] = generate_password_hash("not-a-real-password", method=method)
+        hashes[method] = hash_password("not-a-real-password", method)
     return hashes[method]
 
 
@@ -52,7 +52,7 @@ def authenticate(*, login: str, password: str) -> User | None:
         )
     )
     if user is None:
-        check_password_hash(_dummy_hash(), password)
+        verify_password(_dummy_hash(), password)
         return None
     if not user.check_password(password) or not user.is_active:
         return None

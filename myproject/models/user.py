@@ -5,9 +5,9 @@ from typing import TYPE_CHECKING, Any
 from flask import current_app
 from sqlalchemy import Boolean, Index, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from myproject.models.base import TimestampModel
+from myproject.passwords import hash_password, verify_password
 
 if TYPE_CHECKING:
     from myproject.models.item import Item
@@ -50,12 +50,12 @@ class User(TimestampModel):
         return f"<User {self.username}>"
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password, method=password_hash_method())
+        self.password_hash = hash_password(password, password_hash_method())
 
     def check_password(self, password: str) -> bool:
         if not self.password_hash:
             return False
-        return check_password_hash(self.password_hash, password)
+        return verify_password(self.password_hash, password)
 
     def password_needs_rehash(self) -> bool:
         """True when the stored hash was made with other parameters than the configured ones."""

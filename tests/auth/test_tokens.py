@@ -20,11 +20,9 @@ from flask_jwt_extended import create_access_token
 from sqlalchemy import event
 from werkzeug.security import generate_password_hash
 
-from myproject import create_app
-from myproject.auth import sessions
+from myproject import create_app, passwords
 from myproject.extensions import db as _db
 from myproject.models import User
-from myproject.models import user as user_model
 from tests.support import PASSWORD, AuthActions, bearer
 
 ACCESS_LIFETIME = 900
@@ -142,8 +140,8 @@ def test_failed_login_verifies_exactly_one_password_hash(
         calls.append(pwhash)
         return False
 
-    monkeypatch.setattr(sessions, "check_password_hash", counting)
-    monkeypatch.setattr(user_model, "check_password_hash", counting)
+    # Every password check goes through myproject.passwords.
+    monkeypatch.setattr(passwords, "check_password_hash", counting)
 
     response = post_login(client, login, "not-the-password")
 
