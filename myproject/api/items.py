@@ -89,7 +89,7 @@ def one_item(item: Any, status: int = 200, **headers: str) -> Response:
 @blp.route("")
 class Items(MethodView):
     @cached_get()
-    @blp.arguments(ItemListQuerySchema, location="query")
+    @blp.arguments(ItemListQuerySchema(), location="query")
     @blp.response(200, ItemSchema(many=True), headers=LIST_HEADERS)
     @errors(blp)
     def get(self, args: dict[str, Any]) -> Any:
@@ -98,7 +98,7 @@ class Items(MethodView):
 
     @jwt_required()
     @idempotent
-    @blp.arguments(ItemCreateSchema)
+    @blp.arguments(ItemCreateSchema())
     @blp.response(201, ItemSchema, headers=ETAG_HEADER)
     @errors(blp, 409, auth=True, body=True, parameters=[IDEMPOTENCY_KEY])
     def post(self, fields: dict[str, Any]) -> Any:
@@ -120,7 +120,7 @@ class ItemById(MethodView):
         return one_item(get_item(item_id))
 
     @jwt_required()
-    @blp.arguments(ItemCreateSchema)
+    @blp.arguments(ItemCreateSchema())
     @blp.response(200, ItemSchema, headers=ETAG_HEADER)
     @errors(blp, 403, 404, 412, auth=True, body=True, parameters=[IF_MATCH])
     def put(self, fields: dict[str, Any], item_id: int) -> Any:
@@ -128,7 +128,7 @@ class ItemById(MethodView):
         return one_item(services.update_item(item=get_item_for_write(item_id), fields=fields))
 
     @jwt_required()
-    @blp.arguments(ItemUpdateSchema)
+    @blp.arguments(ItemUpdateSchema())
     @blp.response(200, ItemSchema, headers=ETAG_HEADER)
     @errors(blp, 403, 404, 412, auth=True, body=True, parameters=[IF_MATCH])
     def patch(self, fields: dict[str, Any], item_id: int) -> Any:

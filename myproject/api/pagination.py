@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
-from flask import request, url_for
+from flask import request
 from sqlalchemy import ColumnElement, Select, func, literal, select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -77,6 +78,9 @@ class Ordering:
         return self.after(value, row_id)
 
 
+PAGING_PARAMS = frozenset({"page", "per_page", "cursor"})
+
+
 def page_links(page: int, per_page: int, total: int, next_cursor: str | None = None) -> str:
     """The Link header value: first, last, and prev/next where they exist."""
     last = max(1, -(-total // per_page))
@@ -85,17 +89,15 @@ def page_links(page: int, per_page: int, total: int, next_cursor: str | None = N
         targets["prev"] = min(page - 1, last)
     if page < last:
         targets["next"] = page + 1
-    base_args = request.args.to_dict(flat=False)
-    base_args.pop("cursor", None)
-    view_args = request.view_args or {}
-    endpoint = request.endpoint or ""
+    # The other query parameters are kept as sent; page, per_page and cursor are ours.
+    kept = [(k, v) for k, v in request.args.items(multi=True) if k not in PAGING_PARAMS]
+    base = request.base_url
     links = []
     for rel, target in targets.items():
-        args = {**base_args, "page": [str(target)], "per_page": [str(per_page)]}
+        params = [*kept, ("page", str(target)), ("per_page", str(per_page))]
         if rel == "next" and next_cursor is not None:
-            args["cursor"] = [next_cursor]
-        url = url_for(endpoint, _external=True, **view_args, **args)  # type: ignore[arg-type]
-        links.append(f'<{url}>; rel="{rel}"')
+            params.append(("cursor", next_cursor))
+        links.append(f'<{base}?{urlencode(params)}>; rel="{rel}"')
     return ", ".join(links)
 
 

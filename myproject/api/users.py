@@ -36,7 +36,7 @@ blp = Blueprint("users", __name__, url_prefix="/api", description="Users")
 @blp.route("/users")
 class Users(MethodView):
     @cached_get()
-    @blp.arguments(UserListQuerySchema, location="query")
+    @blp.arguments(UserListQuerySchema(), location="query")
     @blp.response(200, UserPublicSchema(many=True), headers=LIST_HEADERS)
     @errors(blp)
     def get(self, args: dict[str, Any]) -> Any:
@@ -55,7 +55,7 @@ class Users(MethodView):
 
     @idempotent
     @limiter.limit(register_limit, methods=["POST"], scope="register")
-    @blp.arguments(UserCreateSchema)
+    @blp.arguments(UserCreateSchema())
     @blp.response(201, UserSchema)
     @errors(blp, 409, body=True, parameters=[IDEMPOTENCY_KEY])
     def post(self, data: dict[str, str]) -> Any:
@@ -78,7 +78,7 @@ class UserById(MethodView):
         return jsonify(UserPublicSchema().dump(user))
 
     @jwt_required()
-    @blp.arguments(UserUpdateSchema)
+    @blp.arguments(UserUpdateSchema())
     @blp.response(200, UserSchema)
     @errors(blp, 403, 404, 409, auth=True, body=True)
     def patch(self, changes: dict[str, Any], user_id: int) -> Any:
@@ -108,7 +108,7 @@ class Me(MethodView):
 @blp.route("/users/<int(max=2147483647):user_id>/items")
 class UserItems(MethodView):
     @cached_get()
-    @blp.arguments(ItemListQuerySchema, location="query")
+    @blp.arguments(ItemListQuerySchema(), location="query")
     @blp.response(200, ItemSchema(many=True), headers=LIST_HEADERS)
     @errors(blp, 404)
     def get(self, args: dict[str, Any], user_id: int) -> Any:

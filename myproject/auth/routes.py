@@ -49,7 +49,7 @@ class Token(MethodView):
         limiter.limit(login_limit, key_func=login_username_key, scope="login-username"),
     ]
 
-    @blp.arguments(LoginSchema)
+    @blp.arguments(LoginSchema())
     @blp.response(200, TokenSchema)
     @errors(blp, 401, body=True)
     def post(self, credentials: dict[str, str]) -> Any:
