@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from myproject import create_app
+from myproject import create_app, services
 from myproject.config import engine_options
 from myproject.models import Item
 
@@ -274,3 +274,23 @@ def test_no_content_answers_carry_no_content_type(client, auth_headers):
     assert response.status_code == 204
     assert response.data == b""
     assert "Content-Type" not in response.headers
+
+
+@pytest.mark.parametrize(
+    ("field", "body"),
+    [
+        ("username", {"username": "ALICE", "email": "new@example.com"}),
+        ("email", {"username": "newcomer", "email": "alice@example.com"}),
+    ],
+)
+def test_a_uniqueness_race_lost_in_the_database_is_409_naming_the_field(
+    client, user, monkeypatch, field, body
+):
+    # Both requests passed the service's check; the unique index decides the second one.
+    monkeypatch.setattr(services, "_ensure_unique", lambda **_: None)
+
+    response = client.post("/api/users", json={**body, "password": "correct-horse-42"})
+
+    problem = assert_problem(response, 409, "/api/users")
+    assert field in problem["detail"]
+    assert client.get("/api/users").headers["X-Total-Count"] == "1"
