@@ -3,8 +3,10 @@
 Every cache key contains a *data version*: a random token kept in the cache itself. Any write
 that changes what a public read returns replaces the token (``invalidate``), so every instance
 stops using the old entries at once, without guessing key names. While Redis is unreachable,
-reads go to the database; the first successful call after an outage replaces the token, so
-nothing cached before or during the outage is served afterwards.
+reads go to the database; a write that could not replace the token keeps retrying in the
+background, and the first successful call after an outage replaces it too, so nothing cached
+before the write is served once Redis is reachable again. Every entry also expires after
+CACHE_DEFAULT_TIMEOUT seconds: the bound for an instance partitioned from the others.
 """
 
 from __future__ import annotations
