@@ -19,6 +19,8 @@ from pathlib import Path
 
 COMPARE_BEGIN = "<!-- compare-workers:begin -->"
 COMPARE_END = "<!-- compare-workers:end -->"
+TARGETS_BEGIN = "<!-- targets:begin -->"
+TARGETS_END = "<!-- targets:end -->"
 
 # Scenario names, in report order, with a one-line description. Read scenarios also run on
 # the floor app; the others exist only in the real app.
@@ -352,22 +354,30 @@ def render_compare(out_dir: Path) -> list[str]:
     return lines
 
 
-def split_compare(text: str) -> tuple[str, str]:
-    """The report without its compare section, and that section (empty when absent)."""
-    start = text.find(COMPARE_BEGIN)
-    end = text.find(COMPARE_END)
+def split_section(text: str, begin: str, end_marker: str) -> tuple[str, str]:
+    """The report without one marked section, and that section (empty when absent)."""
+    start = text.find(begin)
+    end = text.find(end_marker)
     if start == -1 or end == -1:
         return text, ""
-    end += len(COMPARE_END)
+    end += len(end_marker)
     return (text[:start].rstrip() + "\n" + text[end:].lstrip("\n")), text[start:end]
 
 
+def split_compare(text: str) -> tuple[str, str]:
+    """The report without its compare section, and that section (empty when absent)."""
+    return split_section(text, COMPARE_BEGIN, COMPARE_END)
+
+
 def write_results(results: Path, main: str | None, compare: str | None) -> None:
-    old_main, old_compare = split_compare(results.read_text() if results.exists() else "")
+    old = results.read_text() if results.exists() else ""
+    # The hand-written assessment of the targets survives regeneration (edit it after a run).
+    old, targets = split_section(old, TARGETS_BEGIN, TARGETS_END)
+    old_main, old_compare = split_compare(old)
     body = (main if main is not None else old_main).rstrip() + "\n"
-    section = compare if compare is not None else old_compare
-    if section:
-        body += "\n" + section.strip() + "\n"
+    for section in (compare if compare is not None else old_compare, targets):
+        if section:
+            body += "\n" + section.strip() + "\n"
     results.write_text(body)
     print(f"wrote {results}")
 
