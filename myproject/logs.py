@@ -9,7 +9,7 @@ import sys
 import uuid
 from datetime import UTC, datetime
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Response, current_app, g, has_request_context, request
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -71,8 +71,13 @@ def assign_request_id() -> None:
 def add_response_headers(response: Response) -> Response:
     response.headers[REQUEST_ID_HEADER] = g.get("request_id") or uuid.uuid4().hex
     response.headers["X-Content-Type-Options"] = "nosniff"
-    if response.status_code in (204, 304):
+    if response.status_code in (204, 304) or (
+        request.method == "OPTIONS" and not response.content_length
+    ):
         response.headers.pop("Content-Type", None)
+    if current_app.config["CORS_ORIGINS"]:
+        # The CORS headers depend on Origin (flask-cors omits Vary for a single origin).
+        response.vary.add("Origin")
     if response.status_code not in (429, 503):
         # Flask-Limiter adds Retry-After to every response; it only means something on these.
         response.headers.pop("Retry-After", None)

@@ -82,6 +82,23 @@ def test_responses_to_allowed_origin_expose_the_api_headers(cors_client, path):
     assert {h.lower() for h in EXPOSED} <= exposed
 
 
+@pytest.mark.parametrize("origin", [SPA, "https://evil.example"])
+def test_cors_answers_vary_on_origin(cors_client, origin):
+    # A shared HTTP cache must not hand one origin's CORS answer to another.
+    response = cors_client.get("/health", headers={"Origin": origin})
+
+    assert response.status_code == 200
+    assert "origin" in header_set(response.headers.get("Vary"))
+
+
+def test_preflight_answer_has_no_content_type(cors_client):
+    response = preflight(cors_client, SPA, method="PATCH")
+
+    assert response.status_code == 200
+    assert response.data == b""
+    assert "Content-Type" not in response.headers
+
+
 @pytest.mark.parametrize("origin", ["https://evil.example", "http://spa.example", "null"])
 def test_other_origins_get_no_cors_headers(cors_client, origin):
     responses = [
