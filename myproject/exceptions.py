@@ -61,6 +61,11 @@ class UnprocessableEntity(APIException):
     title = "Unprocessable Entity"
 
 
+class TooManyRequests(APIException):
+    status_code = 429
+    title = "Too Many Requests"
+
+
 class ServiceUnavailable(APIException):
     status_code = 503
     title = "Service Unavailable"

@@ -228,6 +228,18 @@ def test_login_username_limit_ignores_case_and_spaces(make_app):
     assert response.status_code == 429
 
 
+def test_username_and_email_of_one_account_share_the_login_limit(make_app, user):
+    client = make_app(RATELIMIT_LOGIN="2 per minute").test_client()
+    assert login(client, user.username, addr="10.0.3.1").status_code == 401
+    assert login(client, user.email.upper(), addr="10.0.3.2").status_code == 401
+
+    response = login(client, user.username, password=PASSWORD, addr="10.0.3.3")
+
+    assert response.status_code == 429
+    assert response.content_type == "application/problem+json"
+    assert int(response.headers["Retry-After"]) >= 1
+
+
 def test_login_limit_on_one_username_leaves_others_alone(make_app, user):
     client = make_app(RATELIMIT_LOGIN="2 per minute").test_client()
     for n in range(3):

@@ -27,7 +27,7 @@ from myproject.auth.sessions import (
 )
 from myproject.exceptions import Unauthorized
 from myproject.extensions import limiter
-from myproject.ratelimit import client_address, login_limit, login_username_key
+from myproject.ratelimit import client_address, login_limit
 from myproject.schemas.auth import LoginSchema, TokenSchema
 
 blp = Blueprint("auth", __name__, url_prefix="/auth", description="Authentication")
@@ -46,7 +46,6 @@ def token_response(pair: TokenPair) -> Any:
 class Token(MethodView):
     decorators = [
         limiter.limit(login_limit, key_func=client_address, scope="login-address"),
-        limiter.limit(login_limit, key_func=login_username_key, scope="login-username"),
     ]
 
     @blp.arguments(LoginSchema())

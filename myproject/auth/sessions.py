@@ -15,6 +15,7 @@ from myproject.models import LoginSession, User
 from myproject.models.base import utcnow
 from myproject.models.user import password_hash_method
 from myproject.passwords import hash_password, verify_password
+from myproject.ratelimit import count_login_attempt
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ def authenticate(*, login: str, password: str) -> User | None:
     """The active user whose username or email is ``login`` and whose password matches.
 
     Unknown users cost one password hash too, so response time does not reveal who exists.
+    Raises TooManyRequests when the account (or unknown name) used up RATELIMIT_LOGIN.
     """
     normalized = login.strip().lower()
     user = db.session.scalar(
@@ -51,6 +53,7 @@ def authenticate(*, login: str, password: str) -> User | None:
             (db.func.lower(User.username) == normalized) | (User.email == normalized)
         )
     )
+    count_login_attempt(f"user:{user.id}" if user else f"name:{normalized}")
     if user is None:
         verify_password(_dummy_hash(), password)
         return None
