@@ -14,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from myproject import extensions as ext
 from myproject.config import ConfigError, engine_options, load_config, normalize_database_url
-from myproject.dbpool import install_idle_ping
+from myproject.dbpool import install_pool_hooks
 from myproject.extensions import cache, cors, db, jwt, limiter, ma, migrate
 from myproject.logs import add_response_headers, assign_request_id, configure_logging
 
@@ -99,7 +99,7 @@ def init_extensions(app: Flask) -> None:
             event.listen(db.engine, "connect", _sqlite_on_connect)
             event.listen(db.engine, "begin", _sqlite_on_begin)
         elif not app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("pool_pre_ping"):
-            install_idle_ping(db.engine)
+            install_pool_hooks(db.engine)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, compare_type=True, render_as_batch=True)
     ma.init_app(app)
     jwt.init_app(app)

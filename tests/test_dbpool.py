@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from flask import request
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from myproject import create_app, dbpool
+from myproject.extensions import db as _db
 from tests.support import TcpProxy
 
 
@@ -51,3 +54,23 @@ def test_a_database_restart_while_idle_costs_no_failed_request(database_proxy, m
     after = client.get("/api/items/2147483647")
 
     assert after.status_code == 404
+
+
+def test_reads_run_in_autocommit_and_other_requests_in_a_transaction(app, database_url):
+    if make_url(database_url).get_backend_name() != "postgresql":
+        pytest.skip("needs PostgreSQL: set TEST_DATABASE_URL")
+    instance = create_app("testing", {"SQLALCHEMY_DATABASE_URI": database_url})
+    seen: list[tuple[str, bool]] = []
+
+    def record(conn: Any, *_args: Any) -> None:
+        seen.append((request.method, conn.connection.driver_connection.autocommit))
+
+    with instance.app_context():
+        event.listen(_db.engine, "before_cursor_execute", record)
+    client = instance.test_client()
+
+    client.get("/api/items/2147483647")
+    client.post("/auth/token", json={"username": "nobody", "password": "whatever-it-is"})
+    client.get("/api/users/2147483647")
+
+    assert seen == [("GET", True), ("POST", False), ("GET", True)]
