@@ -95,6 +95,9 @@ class Config:
     ENV_NAME = "base"
     TESTING = False
     DEBUG = False
+    # Where the service URLs come from (the test lanes read their own variables).
+    DATABASE_URL_VARIABLE = "DATABASE_URL"
+    REDIS_URL_VARIABLE = "REDIS_URL"
 
     def __init__(self) -> None:
         self.SECRET_KEY = env_str("SECRET_KEY", "dev-secret-key-change-me-not-for-production")
@@ -102,13 +105,13 @@ class Config:
             "JWT_SECRET_KEY", "dev-jwt-secret-key-change-me-not-for-production"
         )
         self.SQLALCHEMY_DATABASE_URI = normalize_database_url(
-            env_str("DATABASE_URL", self.default_database_url())
+            env_str(self.DATABASE_URL_VARIABLE, self.default_database_url())
         )
         self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
         self.SQLALCHEMY_TRACK_MODIFICATIONS = False
         self.MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024, minimum=1)
 
-        self.REDIS_URL: str | None = os.environ.get("REDIS_URL") or None
+        self.REDIS_URL: str | None = os.environ.get(self.REDIS_URL_VARIABLE) or None
 
         # JWT (Flask-JWT-Extended): HS256 only, tokens in the Authorization header by default.
         self.JWT_ALGORITHM = "HS256"
@@ -194,24 +197,16 @@ class DevelopmentConfig(Config):
 class TestingConfig(Config):
     ENV_NAME = "testing"
     TESTING = True
+    # Only TEST_* variables steer the test lanes, so a developer's DATABASE_URL is never used.
+    DATABASE_URL_VARIABLE = "TEST_DATABASE_URL"
+    REDIS_URL_VARIABLE = "TEST_REDIS_URL"
+
+    def default_database_url(self) -> str:
+        return "sqlite://"
 
     def __init__(self) -> None:
         super().__init__()
-        # Only TEST_* variables steer the test lanes, so a developer's DATABASE_URL is never used.
-        self.SQLALCHEMY_DATABASE_URI = normalize_database_url(
-            env_str("TEST_DATABASE_URL", "sqlite://")
-        )
-        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
-        self.REDIS_URL = os.environ.get("TEST_REDIS_URL") or None
-        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
-        self.RATELIMIT_STORAGE_OPTIONS = redis_options() if self.REDIS_URL else {}
         self.RATELIMIT_ENABLED = False
-        if self.REDIS_URL:
-            self.CACHE_TYPE = "RedisCache"
-            self.CACHE_REDIS_URL = self.REDIS_URL
-            self.CACHE_OPTIONS = redis_options()
-        else:
-            self.CACHE_TYPE = "SimpleCache"
         # A cheap hash keeps the suite fast; production keeps scrypt.
         self.PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
         self.JWT_COOKIE_SECURE = False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from http import HTTPStatus
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request
@@ -11,6 +12,7 @@ from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, Operationa
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from myproject.exceptions import APIException
+from myproject.extensions import db
 
 bp = Blueprint("errors", __name__)
 log = logging.getLogger(__name__)
@@ -34,8 +36,6 @@ def problem(
     errors: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    from http import HTTPStatus
-
     body: dict[str, Any] = {
         "type": "about:blank",
         "title": title or HTTPStatus(status).phrase,
@@ -96,8 +96,6 @@ def handle_api_exception(error: APIException) -> Response:
 @bp.app_errorhandler(IntegrityError)
 def handle_integrity_error(error: IntegrityError) -> Response:
     # Validation checks uniqueness first; this is the race where two requests both passed.
-    from myproject.extensions import db
-
     db.session.rollback()
     message = str(error.orig)
     for constraint, field in UNIQUE_FIELDS.items():
@@ -109,8 +107,6 @@ def handle_integrity_error(error: IntegrityError) -> Response:
 
 @bp.app_errorhandler(DataError)
 def handle_data_error(error: DataError) -> Response:
-    from myproject.extensions import db
-
     db.session.rollback()
     log.warning("database rejected a value: %s", type(error.orig).__name__)
     return problem(422, "A value is out of range or malformed for storage.")
@@ -119,8 +115,6 @@ def handle_data_error(error: DataError) -> Response:
 @bp.app_errorhandler(OperationalError)
 @bp.app_errorhandler(InterfaceError)
 def handle_database_unavailable(error: Exception) -> Response:
-    from myproject.extensions import db
-
     try:
         db.session.rollback()
     except Exception:  # the connection is already gone; the pool pre-ping replaces it
