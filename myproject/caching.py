@@ -22,11 +22,13 @@ from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, request
 
+from myproject.events import Change
 from myproject.extensions import cache
 
 log = logging.getLogger(__name__)
 
 VERSION_KEY = "data-version"
+PUBLIC_TABLES = frozenset({"users", "items"})  # what public reads are made of
 RETRY_AFTER_FAILURE = 2.0  # seconds to skip Redis after an error, so an outage costs nothing
 RETRY_INVALIDATION_EVERY = 0.5  # seconds between attempts to replace the version after a write
 CACHED_HEADERS = ("Content-Type", "X-Total-Count", "Link", "ETag")
@@ -116,6 +118,12 @@ def invalidate() -> None:
     else:
         state.needs_new_version = True
         _retry_invalidation(app, state)
+
+
+def invalidate_after_change(changes: list[Change]) -> None:
+    """After-commit subscriber: a committed change to users or items invalidates."""
+    if any(change.table in PUBLIC_TABLES for change in changes):
+        invalidate()
 
 
 def _retry_invalidation(app: Flask, state: CacheHealth) -> None:

@@ -14,6 +14,7 @@ from flask.cli import with_appcontext
 from marshmallow import ValidationError
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
 
 from myproject.extensions import db
 from myproject.models import Item, User
@@ -48,7 +49,6 @@ def _first_error(err: ValidationError) -> str:
 def create_user_command(username: str, email: str, admin: bool, password_stdin: bool) -> None:
     """Create a user; the password is prompted for twice (never echoed)."""
     from myproject import services
-    from myproject.exceptions import Conflict
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -59,11 +59,10 @@ def create_user_command(username: str, email: str, admin: bool, password_stdin: 
     except ValidationError as err:
         raise click.ClickException(_first_error(err)) from None
     try:
-        user = services.create_user(**data)
-        if admin:
-            user.update(is_admin=True)
-    except Conflict as err:
-        raise click.ClickException(err.detail or "already taken") from None
+        user = services.create_user(**data, is_admin=admin)
+    except HTTPException as err:  # a taken username or email (409)
+        data = getattr(err, "data", None) or {}
+        raise click.ClickException(data.get("message") or str(err.description)) from None
     except OperationalError:
         raise click.ClickException(
             "cannot reach the database; check DATABASE_URL and run 'flask db upgrade'"

@@ -1,4 +1,4 @@
-"""Connection-pool hygiene for PostgreSQL: cheap health checks and read-only autocommit.
+"""Database connections: cheap health checks, autocommit reads, SQLite's pragmas.
 
 Idle ping: SQLAlchemy's ``pool_pre_ping`` pings on every checkout, one extra round trip per
 request. Under load a connection is checked out again within milliseconds and is known good,
@@ -9,16 +9,19 @@ returns (SQLAlchemy's documented "pessimistic disconnect handling" with a custom
 
 Reads in autocommit: a GET never writes, yet psycopg would wrap its statements in a
 ``BEGIN`` ... ``ROLLBACK`` pair, two round trips of the three an item read costs. During
-GET and HEAD requests the driver connection runs in autocommit; each statement still sees a
-consistent snapshot (READ COMMITTED gives every statement its own snapshot anyway).
+GET and HEAD requests the session binds to the engine with SQLAlchemy's
+``isolation_level="AUTOCOMMIT"`` execution option (the pool resets the connection when it is
+returned); each statement still sees a consistent snapshot, as under READ COMMITTED.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
 from flask import has_request_context, request
+from flask_sqlalchemy.session import Session
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
@@ -27,14 +30,41 @@ IDLE_PING_AFTER = 1.0
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 
-def install_pool_hooks(engine: Engine) -> None:
+class ReadAutocommitSession(Session):
+    """Flask-SQLAlchemy's session, binding GET and HEAD requests to an autocommit engine."""
+
+    def get_bind(self, *args: Any, **kwargs: Any) -> Any:
+        bind = super().get_bind(*args, **kwargs)
+        if (
+            isinstance(bind, Engine)
+            and bind.dialect.name == "postgresql"
+            and has_request_context()
+            and request.method in READ_METHODS
+        ):
+            return _autocommit(bind)
+        return bind
+
+
+@functools.lru_cache(maxsize=32)
+def _autocommit(engine: Engine) -> Engine:
+    # One option engine per engine: the session keys its connections by bind.
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+def configure_engine(engine: Engine, *, idle_ping: bool) -> None:
+    """Install the connection hooks this engine needs (``idle_ping``: see the module doc)."""
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+    elif idle_ping:
+        _install_idle_ping(engine)
+
+
+def _install_idle_ping(engine: Engine) -> None:
     def on_connect(_dbapi_connection: Any, record: Any) -> None:
         record.info["idle_since"] = time.monotonic()
 
     def on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-        if has_request_context() and request.method in READ_METHODS:
-            dbapi_connection.autocommit = True
-            record.info["autocommit"] = True
         idle_since = record.info.get("idle_since")
         if idle_since is not None and time.monotonic() - idle_since < IDLE_PING_AFTER:
             return
@@ -43,14 +73,22 @@ def install_pool_hooks(engine: Engine) -> None:
         except Exception as exc:
             raise DisconnectionError("stale pooled connection") from exc
 
-    def on_checkin(dbapi_connection: Any, record: Any) -> None:
+    def on_checkin(_dbapi_connection: Any, record: Any) -> None:
         record.info["idle_since"] = time.monotonic()
-        if record.info.pop("autocommit", False) and dbapi_connection is not None:
-            try:
-                dbapi_connection.autocommit = False
-            except Exception:  # a broken connection: the pool discards it anyway
-                record.invalidate()
 
     event.listen(engine, "connect", on_connect)
     event.listen(engine, "checkout", on_checkout)
     event.listen(engine, "checkin", on_checkin)
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Enforce foreign keys (cascade deletes) and let SQLAlchemy, not pysqlite, run transactions
+    # so that SAVEPOINTs behave (SQLAlchemy's documented pysqlite recipe).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_on_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")

@@ -1,4 +1,8 @@
-"""Every error becomes RFC 9457 problem JSON here, and only here."""
+"""Every error becomes RFC 9457 problem JSON here, and only here.
+
+Domain code raises werkzeug exceptions through ``flask_smorest.abort(status, message=...,
+errors=..., headers=...)``; the keyword arguments arrive here as the exception's ``data``.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,6 @@ from flask import Blueprint, Response, current_app, g, request
 from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from myproject.exceptions import APIException
 from myproject.extensions import db
 
 bp = Blueprint("errors", __name__)
@@ -32,13 +35,12 @@ def problem(
     status: int,
     detail: str | None = None,
     *,
-    title: str | None = None,
     errors: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
     body: dict[str, Any] = {
         "type": "about:blank",
-        "title": title or HTTPStatus(status).phrase,
+        "title": HTTPStatus(status).phrase,
         "status": status,
         "detail": detail or HTTPStatus(status).description,
         "instance": request.path,
@@ -52,22 +54,30 @@ def problem(
     return response
 
 
-def http_exception_response(error: HTTPException) -> Response:
-    """Problem JSON for any werkzeug/flask-smorest ``HTTPException``, keeping its headers."""
+@bp.app_errorhandler(HTTPException)
+def handle_http_exception(error: HTTPException) -> Response:
+    """Problem JSON for any werkzeug, flask-smorest or Flask-Limiter ``HTTPException``."""
     if isinstance(error, InternalServerError):
         return handle_internal_error(error)
     status = error.code or 500
     data = getattr(error, "data", None) or {}
-    errors = data.get("errors") or data.get("messages")
-    detail = data.get("message") or error.description
-    if status == 429:
-        detail = f"Rate limit exceeded ({error.description}); retry after the Retry-After delay."
-    if status == 422 and errors:
-        detail = "The request contains invalid fields."
-    if status == 400 and errors:
-        # webargs reports malformed JSON as a 400 with messages; keep the body minimal.
+    errors = data.get("errors")
+    detail = data.get("message")
+    if status == 422 and errors is None and "messages" in data:
+        # webargs' validation error: the field messages arrive as ``messages``.
+        errors, detail = data["messages"], None
+    if status == 400 and "messages" in data:
+        # webargs reports a body it could not decode as a 400 with messages; keep it minimal.
         detail = "The request body is not valid JSON."
-        errors = None
+    if detail is None:
+        if status == 429:
+            detail = (
+                f"Rate limit exceeded ({error.description}); retry after the Retry-After delay."
+            )
+        elif status == 422 and errors:
+            detail = "The request contains invalid fields."
+        else:
+            detail = error.description
     headers = {
         name: value
         for name, value in error.get_headers()
@@ -77,25 +87,9 @@ def http_exception_response(error: HTTPException) -> Response:
     return problem(status, detail, errors=errors, headers=headers)
 
 
-@bp.app_errorhandler(HTTPException)
-def handle_http_exception(error: HTTPException) -> Response:
-    return http_exception_response(error)
-
-
-@bp.app_errorhandler(APIException)
-def handle_api_exception(error: APIException) -> Response:
-    return problem(
-        error.status_code,
-        error.detail,
-        title=error.title,
-        errors=error.errors,
-        headers=error.headers,
-    )
-
-
 @bp.app_errorhandler(IntegrityError)
 def handle_integrity_error(error: IntegrityError) -> Response:
-    # Validation checks uniqueness first; this is the race where two requests both passed.
+    # Services check uniqueness first; this is the race where two requests both passed.
     db.session.rollback()
     message = str(error.orig)
     for constraint, field in UNIQUE_FIELDS.items():
@@ -117,7 +111,7 @@ def handle_data_error(error: DataError) -> Response:
 def handle_database_unavailable(error: Exception) -> Response:
     try:
         db.session.rollback()
-    except Exception:  # the connection is already gone; the pool pre-ping replaces it
+    except Exception:  # the connection is already gone; the pool replaces it
         pass
     log.error("database unavailable: %s", type(error).__name__)
     return problem(

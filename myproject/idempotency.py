@@ -17,17 +17,19 @@ from typing import Any, TypeVar
 from flask import Response, current_app, request
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
+from webargs.flaskparser import abort  # flask_smorest.abort, with its NoReturn type
 
-from myproject.exceptions import Conflict, UnprocessableEntity
 from myproject.extensions import db
 from myproject.models import IdempotencyKey
 from myproject.models.base import utcnow
+from myproject.openapi import IDEMPOTENCY_KEY, Blueprint
 from myproject.ratelimit import client_address, token_claims
 
 HEADER = "Idempotency-Key"
 KEY_PATTERN = re.compile(r"^[\x20-\x7e]{1,255}$")
 LIFETIME = timedelta(hours=24)
 REPLAYED_HEADERS = ("Location", "ETag")
+IN_PROGRESS = "A request with this Idempotency-Key is still being processed."
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -69,17 +71,18 @@ def _reserve(scope: str, key: str, fingerprint: str) -> IdempotencyKey | Respons
             db.session.commit()
             continue
         if existing.fingerprint != fingerprint:
-            raise UnprocessableEntity(
-                "This Idempotency-Key was used with a different request body.",
+            abort(
+                422,
+                message="This Idempotency-Key was used with a different request body.",
                 errors={"headers": {HEADER: ["Already used with a different request."]}},
             )
         if existing.status is None:
-            raise Conflict("A request with this Idempotency-Key is still being processed.")
+            abort(409, message=IN_PROGRESS)
         headers = json.loads(existing.headers or "{}")
         return Response(
             existing.body, status=existing.status, headers=headers, mimetype="application/json"
         )
-    raise Conflict("A request with this Idempotency-Key is still being processed.")
+    abort(409, message=IN_PROGRESS)
 
 
 def _release(record_id: int) -> None:
@@ -88,17 +91,28 @@ def _release(record_id: int) -> None:
     db.session.commit()
 
 
-def idempotent(view: F) -> F:
-    """Make a POST view honour ``Idempotency-Key`` (only 2xx answers are kept for replay)."""
+def idempotent(blp: Blueprint) -> Callable[[F], F]:
+    """Make a POST view honour ``Idempotency-Key`` and document the header.
 
+    Only 2xx answers are kept for replay.
+    """
+
+    def decorator(view: F) -> F:
+        return blp.doc(parameters=[IDEMPOTENCY_KEY])(_honour_key(view))  # type: ignore[no-any-return]
+
+    return decorator
+
+
+def _honour_key(view: F) -> F:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         key = request.headers.get(HEADER)
         if key is None:
             return view(*args, **kwargs)
         if not KEY_PATTERN.match(key):
-            raise UnprocessableEntity(
-                "The Idempotency-Key header must be 1 to 255 printable characters.",
+            abort(
+                422,
+                message="The Idempotency-Key header must be 1 to 255 printable characters.",
                 errors={"headers": {HEADER: ["Must be 1 to 255 printable characters."]}},
             )
         reserved = _reserve(_scope(), key, _fingerprint())

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import math
-import time
 from typing import Any
 
 from flask import current_app, g, request
 from flask_jwt_extended import decode_token
-from limits import parse
-
-from myproject.exceptions import TooManyRequests
 
 
 def token_claims() -> dict[str, Any] | None:
@@ -69,29 +64,3 @@ def login_limit() -> str:
 def register_limit() -> str:
     limit: str = current_app.config["RATELIMIT_REGISTER"]
     return limit
-
-
-def count_login_attempt(account: str) -> None:
-    """Count a login attempt against one account, whichever name it was given by.
-
-    ``account`` is the user's id when the username or email is known, else the submitted
-    name: so one account's username and email share a budget (RATELIMIT_LOGIN), however many
-    addresses the attempts come from. Raises TooManyRequests (429, with Retry-After).
-    """
-    from myproject.extensions import limiter  # extensions imports this module
-
-    if not (current_app.config["RATELIMIT_ENABLED"] and limiter.enabled):
-        return
-    item = parse(current_app.config["RATELIMIT_LOGIN"])
-    keys = (current_app.config.get("RATELIMIT_KEY_PREFIX", ""), "login-account", account)
-    try:
-        allowed = limiter.limiter.hit(item, *keys)
-        reset_at = limiter.limiter.get_window_stats(item, *keys).reset_time if not allowed else 0
-    except Exception:  # storage unreachable: the address limit and the fallback still apply
-        return
-    if not allowed:
-        retry_after = max(1, math.ceil(reset_at - time.time()))
-        raise TooManyRequests(
-            "Too many login attempts for this account; retry after the Retry-After delay.",
-            headers={"Retry-After": str(retry_after)},
-        )

@@ -19,9 +19,9 @@ from urllib.parse import urlencode
 from flask import request
 from sqlalchemy import ColumnElement, Select, func, literal, select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
+from webargs.flaskparser import abort  # flask_smorest.abort, with its NoReturn type
 
 from myproject.caching import remember
-from myproject.exceptions import UnprocessableEntity
 from myproject.extensions import db
 
 
@@ -53,7 +53,7 @@ class Ordering:
     def parse_cursor(self, cursor: str, page: int) -> ColumnElement[bool] | None:
         """The keyset condition for ``cursor``, or None if it was made for another page.
 
-        Raises UnprocessableEntity (422) for a cursor that is not one of ours.
+        Aborts with 422 for a cursor that is not one of ours.
         """
         try:
             padded = cursor + "=" * (-len(cursor) % 4)
@@ -69,10 +69,11 @@ class Ordering:
             elif not isinstance(value, python_type) or isinstance(value, bool):
                 raise ValueError("bad cursor")
         except (ValueError, TypeError, OverflowError, binascii.Error):
-            raise UnprocessableEntity(
-                "The cursor is not valid; follow the Link header or use page only.",
+            abort(
+                422,
+                message="The cursor is not valid; follow the Link header or use page only.",
                 errors={"query": {"cursor": ["Not a valid cursor."]}},
-            ) from None
+            )
         if cursor_page != page:
             return None
         return self.after(value, row_id)
@@ -118,7 +119,7 @@ def paginate(
     Two SQL statements at most (the count is cached until the next write when ``count_key``
     is given). ``as_rows``: answer result rows (a column select) instead of ORM objects.
     Returns the rows and the ``X-Total-Count`` and ``Link`` headers. Raises
-    UnprocessableEntity for a malformed ``cursor``.
+    a 422 for a malformed ``cursor``.
     """
     keyset = ordering.parse_cursor(cursor, page) if cursor else None
 

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify, url_for
+from flask import url_for
 from flask.views import MethodView
-from flask_jwt_extended import current_user, jwt_required
-from flask_smorest import Blueprint
+from flask_jwt_extended import current_user
 from sqlalchemy import select
 
 from myproject import services
-from myproject.api.access import get_user, get_user_for_write, is_self_or_admin, optional_caller
-from myproject.api.items import list_items
-from myproject.api.openapi import IDEMPOTENCY_KEY, LIST_HEADERS, errors
+from myproject.api.access import (
+    caller_session,
+    get_user,
+    get_user_for_write,
+    is_self_or_admin,
+    optional_caller,
+)
+from myproject.api.listing import list_items
 from myproject.api.pagination import Ordering, paginate
+from myproject.api.responses import json_response, user_response
 from myproject.caching import cached_get
 from myproject.extensions import limiter
 from myproject.idempotency import idempotent
 from myproject.models import User
+from myproject.openapi import LIST_HEADERS, Blueprint
 from myproject.ratelimit import register_limit
 from myproject.schemas.item import ItemListQuerySchema, ItemSchema
 from myproject.schemas.user import (
@@ -38,7 +44,7 @@ class Users(MethodView):
     @cached_get()
     @blp.arguments(UserListQuerySchema(), location="query")
     @blp.response(200, UserPublicSchema(many=True), headers=LIST_HEADERS)
-    @errors(blp)
+    @blp.errors()
     def get(self, args: dict[str, Any]) -> Any:
         """List users (public representation), oldest first"""
         users, headers = paginate(
@@ -51,44 +57,49 @@ class Users(MethodView):
             cursor=args.get("cursor"),
             count_key="users-count",
         )
-        return users, 200, headers
+        return json_response([user.to_dict() for user in users], headers=headers)
 
-    @idempotent
+    @idempotent(blp)
     @limiter.limit(register_limit, methods=["POST"], scope="register")
-    @blp.arguments(UserCreateSchema())
+    @blp.body(UserCreateSchema())
     @blp.response(201, UserSchema)
-    @errors(blp, 409, body=True, parameters=[IDEMPOTENCY_KEY])
-    def post(self, data: dict[str, str]) -> Any:
+    @blp.errors(409)
+    def post(self, data: dict[str, Any]) -> Any:
         """Register a new user"""
         user = services.create_user(**data)
-        return user, 201, {"Location": url_for("users.UserById", user_id=user.id, _external=True)}
+        location = url_for("users.UserById", user_id=user.id, _external=True)
+        return user_response(user, private=True, status=201, headers={"Location": location})
 
 
-@blp.route("/users/<int(max=2147483647):user_id>")
+@blp.route("/users/<int4:user_id>")
 class UserById(MethodView):
+    @blp.authenticated(optional=True)
     @cached_get(anonymous_only=True)
     @blp.response(200, UserSchema)
     @blp.doc(description="Public representation, or private for the user themself or an admin.")
-    @errors(blp, 401, 404)
+    @blp.errors(404)
     def get(self, user_id: int) -> Any:
         """Get a user"""
         user = get_user(user_id)
-        if is_self_or_admin(optional_caller(), user):
-            return user
-        return jsonify(UserPublicSchema().dump(user))
+        return user_response(user, private=is_self_or_admin(optional_caller(), user))
 
-    @jwt_required()
-    @blp.arguments(UserUpdateSchema())
+    @blp.authenticated()
+    @blp.body(UserUpdateSchema())
     @blp.response(200, UserSchema)
-    @errors(blp, 403, 404, 409, auth=True, body=True)
+    @blp.errors(403, 404, 409)
     def patch(self, changes: dict[str, Any], user_id: int) -> Any:
         """Update a user (self or admin)"""
-        user = get_user_for_write(user_id)
-        return services.update_user(user=user, caller=current_user, changes=changes)
+        user = services.update_user(
+            user=get_user_for_write(user_id),
+            caller=current_user,
+            caller_session=caller_session(),
+            changes=changes,
+        )
+        return user_response(user, private=True)
 
-    @jwt_required()
+    @blp.authenticated()
     @blp.response(204)
-    @errors(blp, 403, 404, auth=True)
+    @blp.errors(403, 404)
     def delete(self, user_id: int) -> Any:
         """Delete a user and their items (self or admin)"""
         services.delete_user(user=get_user_for_write(user_id))
@@ -97,20 +108,20 @@ class UserById(MethodView):
 
 @blp.route("/users/me")
 class Me(MethodView):
-    @jwt_required()
+    @blp.authenticated()
     @blp.response(200, UserSchema)
-    @errors(blp, auth=True)
+    @blp.errors()
     def get(self) -> Any:
         """The caller's own account"""
-        return current_user
+        return user_response(current_user, private=True)
 
 
-@blp.route("/users/<int(max=2147483647):user_id>/items")
+@blp.route("/users/<int4:user_id>/items")
 class UserItems(MethodView):
     @cached_get()
     @blp.arguments(ItemListQuerySchema(), location="query")
     @blp.response(200, ItemSchema(many=True), headers=LIST_HEADERS)
-    @errors(blp, 404)
+    @blp.errors(404)
     def get(self, args: dict[str, Any], user_id: int) -> Any:
         """List one user's items (same filters as /api/items)"""
         get_user(user_id)
@@ -119,9 +130,9 @@ class UserItems(MethodView):
 
 @blp.route("/protected")
 class Protected(MethodView):
-    @jwt_required()
+    @blp.authenticated()
     @blp.response(200, ProtectedSchema)
-    @errors(blp, auth=True)
+    @blp.errors()
     def get(self) -> Any:
         """Greet the signed-in caller"""
         return {"message": f"Hello, {current_user.username}!"}

@@ -6,17 +6,11 @@ from typing import Any
 
 from flask import current_app, g, jsonify
 from flask.views import MethodView
-from flask_jwt_extended import (
-    get_jwt,
-    jwt_required,
-    set_access_cookies,
-    set_refresh_cookies,
-    unset_jwt_cookies,
-)
-from flask_smorest import Blueprint
+from flask_jwt_extended import get_jwt, set_access_cookies, set_refresh_cookies, unset_jwt_cookies
+from webargs.flaskparser import abort  # flask_smorest.abort, with its NoReturn type
 
-from myproject.api.openapi import errors
 from myproject.auth import callbacks  # noqa: F401  (registers the JWT callbacks)
+from myproject.auth.callbacks import WWW_AUTHENTICATE
 from myproject.auth.sessions import (
     TokenPair,
     authenticate,
@@ -25,8 +19,8 @@ from myproject.auth.sessions import (
     rotate_refresh,
     start_session,
 )
-from myproject.exceptions import Unauthorized
 from myproject.extensions import limiter
+from myproject.openapi import Blueprint
 from myproject.ratelimit import client_address, login_limit
 from myproject.schemas.auth import LoginSchema, TokenSchema
 
@@ -48,37 +42,41 @@ class Token(MethodView):
         limiter.limit(login_limit, key_func=client_address, scope="login-address"),
     ]
 
-    @blp.arguments(LoginSchema())
+    @blp.body(LoginSchema())
     @blp.response(200, TokenSchema)
-    @errors(blp, 401, body=True)
+    @blp.errors(401)
     def post(self, credentials: dict[str, str]) -> Any:
         """Log in with username (or email) and password"""
         user = authenticate(login=credentials["username"], password=credentials["password"])
         if user is None:
-            raise Unauthorized("Invalid username or password.")
+            abort(401, message="Invalid username or password.", headers=WWW_AUTHENTICATE)
         return token_response(start_session(user=user))
 
 
 @blp.route("/token/refresh")
 class TokenRefresh(MethodView):
-    @jwt_required(refresh=True)
+    @blp.authenticated(refresh=True)
     @blp.response(200, TokenSchema)
-    @errors(blp, auth=True)
+    @blp.errors()
     def post(self) -> Any:
         """Exchange a refresh token for a new pair; the presented token is spent"""
         pair = rotate_refresh(
             user=g.caller, session=g.caller_session, presented_jti=get_jwt()["jti"]
         )
         if pair is None:
-            raise Unauthorized("The refresh token was already used; this login is revoked.")
+            abort(
+                401,
+                message="The refresh token was already used; this login is revoked.",
+                headers=WWW_AUTHENTICATE,
+            )
         return token_response(pair)
 
 
 @blp.route("/logout")
 class Logout(MethodView):
-    @jwt_required()
+    @blp.authenticated()
     @blp.response(204)
-    @errors(blp, auth=True)
+    @blp.errors()
     def post(self) -> Any:
         """End this login: its access and refresh tokens stop working"""
         revoke_session(session_id=g.caller_session.id)
@@ -87,9 +85,9 @@ class Logout(MethodView):
 
 @blp.route("/logout-all")
 class LogoutAll(MethodView):
-    @jwt_required()
+    @blp.authenticated()
     @blp.response(204)
-    @errors(blp, auth=True)
+    @blp.errors()
     def post(self) -> Any:
         """End every login of the caller"""
         revoke_user_sessions(user_id=g.caller.id)

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from flask import current_app, g
 from flask_jwt_extended import create_access_token, create_refresh_token, get_jti
+from limits import parse
 from sqlalchemy import select, update
+from webargs.flaskparser import abort  # flask_smorest.abort, with its NoReturn type
 
-from myproject.extensions import db
+from myproject.extensions import db, limiter
 from myproject.models import LoginSession, User
 from myproject.models.base import utcnow
 from myproject.models.user import password_hash_method
 from myproject.passwords import hash_password, verify_password
-from myproject.ratelimit import count_login_attempt
 
 
 @dataclass(frozen=True)
@@ -41,11 +44,36 @@ def _dummy_hash() -> str:
     return hashes[method]
 
 
+def count_login_attempt(account: str) -> None:
+    """Count a login attempt against one account, whichever name it was given by.
+
+    ``account`` is the user's id when the username or email is known, else the submitted
+    name: so one account's username and email share a budget (RATELIMIT_LOGIN), however many
+    addresses the attempts come from. Aborts with 429 (and Retry-After) past the limit.
+    """
+    if not (current_app.config["RATELIMIT_ENABLED"] and limiter.enabled):
+        return
+    item = parse(current_app.config["RATELIMIT_LOGIN"])
+    keys = (current_app.config.get("RATELIMIT_KEY_PREFIX", ""), "login-account", account)
+    try:
+        allowed = limiter.limiter.hit(item, *keys)
+        reset_at = limiter.limiter.get_window_stats(item, *keys).reset_time if not allowed else 0
+    except Exception:  # storage unreachable: the address limit and the fallback still apply
+        return
+    if not allowed:
+        retry_after = max(1, math.ceil(reset_at - time.time()))
+        abort(
+            429,
+            message="Too many login attempts for this account; retry after the Retry-After delay.",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
 def authenticate(*, login: str, password: str) -> User | None:
     """The active user whose username or email is ``login`` and whose password matches.
 
     Unknown users cost one password hash too, so response time does not reveal who exists.
-    Raises TooManyRequests when the account (or unknown name) used up RATELIMIT_LOGIN.
+    Aborts with 429 when the account (or unknown name) used up RATELIMIT_LOGIN.
     """
     normalized = login.strip().lower()
     user = db.session.scalar(

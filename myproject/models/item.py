@@ -40,13 +40,14 @@ class Item(TimestampModel):
         return self.user.username
 
     def to_dict(self) -> dict[str, Any]:
-        return item_representation(self)
+        """The item as clients receive it (see ``item_dict``)."""
+        return item_dict(self)
 
     @staticmethod
-    def representation_columns() -> tuple[Any, ...]:
-        """The columns ``item_representation`` reads. List and detail reads select these rows
-        (joined to ``users``) instead of loading ORM objects, which cost more than the query.
-        """
+    def dict_columns() -> tuple[Any, ...]:
+        """The columns ``item_dict`` reads, under the names it reads them by. Reads select
+        these (joined to ``users``) instead of loading ORM objects, which cost more than the
+        query; a test holds ``item_dict(row) == item.to_dict()``."""
         from myproject.models.user import User
 
         return (
@@ -61,9 +62,9 @@ class Item(TimestampModel):
         )
 
 
-def item_representation(item: Any) -> dict[str, Any]:
-    """An item as the API shows it, from an ``Item`` or a row of ``representation_columns()``
-    (``ItemSchema`` documents the same shape)."""
+def item_dict(item: Any) -> dict[str, Any]:
+    """The one definition of an item's wire shape, from an ``Item`` or a row of
+    ``Item.dict_columns()`` (``ItemSchema`` documents it; a test holds the two equal)."""
     return {
         "id": item.id,
         "name": item.name,

@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from sqlalchemy import Boolean, Index, String, func, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from myproject.models.base import TimestampModel
 from myproject.passwords import hash_password, verify_password
@@ -40,14 +40,16 @@ class User(TimestampModel):
 
     def __init__(self, **kwargs: Any) -> None:
         password = kwargs.pop("password", None)
-        if isinstance(kwargs.get("email"), str):
-            kwargs["email"] = kwargs["email"].strip().lower()
         super().__init__(**kwargs)
         if password is not None:
             self.set_password(password)
 
     def __repr__(self) -> str:
         return f"<User {self.username}>"
+
+    @validates("email")
+    def _store_lower_case(self, _key: str, email: str) -> str:
+        return email.strip().lower()
 
     def set_password(self, password: str) -> None:
         self.password_hash = hash_password(password, password_hash_method())
@@ -62,6 +64,8 @@ class User(TimestampModel):
         return not self.password_hash.startswith(password_hash_method() + "$")
 
     def to_dict(self, private: bool = False) -> dict[str, Any]:
+        """The user as clients receive it: public, or ``private`` for themself and admins
+        (``UserPublicSchema`` / ``UserSchema`` document these; a test holds them equal)."""
         data: dict[str, Any] = {
             "id": self.id,
             "username": self.username,

@@ -1,0 +1,46 @@
+"""JSON answers built from the models' ``to_dict()``: the one definition of each wire shape.
+
+The schemas in ``@blp.response`` document these bodies; views return finished responses, so
+flask-smorest never dumps a second copy (tests hold the schemas equal to ``to_dict``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from flask import Response, current_app
+
+from myproject.models import User
+from myproject.models.item import item_dict
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    body = current_app.json.dumps(data)
+    return current_app.response_class(
+        body, status=status, headers=headers, mimetype="application/json"
+    )
+
+
+def item_body(item: Any) -> bytes:
+    """The JSON of an ``Item`` (or an item row), exactly as it is sent."""
+    return current_app.json.dumps(item_dict(item)).encode()
+
+
+def etag_of(body: bytes) -> str:
+    """A strong ETag: changes whenever any byte of the representation changes."""
+    return hashlib.sha256(body).hexdigest()[:32]
+
+
+def item_response(item: Any, status: int = 200, **headers: str) -> Response:
+    """An item answer with its ETag."""
+    body = item_body(item)
+    response = current_app.response_class(body, status=status, mimetype="application/json")
+    response.headers.update({"ETag": f'"{etag_of(body)}"', **headers})
+    return response
+
+
+def user_response(
+    user: User, *, private: bool, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return json_response(user.to_dict(private=private), status, headers)

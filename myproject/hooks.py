@@ -1,0 +1,133 @@
+"""HTTP plumbing shared by every route: request id, body checks, response headers, CORS,
+proxies and the (absent) cookie session. ``init_app`` wires all of it."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+
+from flask import Flask, Request, Response, current_app, g, request
+from flask.sessions import SecureCookieSessionInterface
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from myproject.extensions import cors
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+# Per-request state kept in ``g`` (see ``start_request``).
+REQUEST_STATE = ("token_claims", "caller", "caller_session")
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+CORS_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+CORS_ALLOW_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "If-Match",
+    "If-None-Match",
+    "Idempotency-Key",
+]
+CORS_EXPOSE_HEADERS = [
+    "Link",
+    "X-Total-Count",
+    "ETag",
+    "X-Request-ID",
+    "Retry-After",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+]
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'"
+)
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+class NoCookieSession(SecureCookieSessionInterface):
+    """A JSON API with bearer tokens keeps no cookie session: skip opening and saving one on
+    every request (``flask.session`` stays usable as an always-empty null session)."""
+
+    def open_session(self, app: Flask, request: Request) -> None:
+        return None
+
+
+def init_app(app: Flask) -> None:
+    """Install the hooks. Call before the extensions: the request id then exists before any
+    extension's hook can fail, and ``add_response_headers`` runs last (Flask runs
+    after-request functions in reverse order of registration)."""
+    if app.config["TRUSTED_PROXIES"]:
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
+        )
+    app.session_interface = NoCookieSession()
+    app.before_request(start_request)
+    app.before_request(check_request_body)
+    app.after_request(add_response_headers)
+
+
+def init_cors(app: Flask) -> None:
+    cors.init_app(
+        app,
+        origins=app.config["CORS_ORIGINS"],
+        methods=CORS_METHODS,
+        allow_headers=CORS_ALLOW_HEADERS,
+        expose_headers=CORS_EXPOSE_HEADERS,
+        supports_credentials="cookies" in app.config["JWT_TOKEN_LOCATION"],
+        max_age=600,
+        always_send=False,
+        vary_header=True,
+    )
+
+
+def start_request() -> None:
+    """Give the request its id (a sane incoming ``X-Request-ID``, else a new one)."""
+    # An app context (and so ``g``) can outlive one request when a caller keeps it pushed;
+    # per-request state must never leak into the next request.
+    for name in REQUEST_STATE:
+        g.pop(name, None)
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    g.request_id = incoming if _SANE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+
+
+def check_request_body() -> None:
+    """Reject a body before any view or extension reads it.
+
+    415 when it is not JSON; 413 when a chunked body reaches MAX_CONTENT_LENGTH (werkzeug
+    would silently cut it there); 400 when it does not parse, including JSON nested too
+    deeply for the parser (a RecursionError must not become a 500).
+    """
+    if request.method not in BODY_METHODS:
+        return
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    if not (request.content_length or chunked):
+        return
+    if not request.is_json:
+        raise UnsupportedMediaType("Send the request body as application/json.")
+    data = request.get_data(cache=True)
+    if chunked and len(data) >= (current_app.config["MAX_CONTENT_LENGTH"] or len(data) + 1):
+        raise RequestEntityTooLarge()
+    try:
+        json.loads(data)
+    except (ValueError, RecursionError):
+        raise BadRequest("The request body is not valid JSON.") from None
+
+
+def add_response_headers(response: Response) -> Response:
+    response.headers[REQUEST_ID_HEADER] = g.get("request_id") or uuid.uuid4().hex
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if response.status_code in (204, 304) or (
+        request.method == "OPTIONS" and not response.content_length
+    ):
+        response.headers.pop("Content-Type", None)
+    if current_app.config["CORS_ORIGINS"]:
+        # The CORS headers depend on Origin (flask-cors omits Vary for a single origin).
+        response.vary.add("Origin")
+    if response.status_code not in (429, 503):
+        # Flask-Limiter adds Retry-After to every response; it only means something on these.
+        response.headers.pop("Retry-After", None)
+    # Swagger UI needs its own scripts and an inline bootstrap; everything else needs nothing.
+    docs = request.path.startswith("/api/docs")
+    response.headers["Content-Security-Policy"] = DOCS_CSP if docs else API_CSP
+    return response
