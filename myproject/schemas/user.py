@@ -40,8 +40,9 @@ class UserCreateSchema(Schema):
 
 
 class UserUpdateSchema(Schema):
-    """PATCH body. ``is_active`` / ``is_admin`` are accepted from admins only (checked in the
-    view), and ``current_password`` is required to change one's own password."""
+    """PATCH body. ``is_active`` / ``is_admin`` are accepted from admins only, and
+    ``current_password`` is required to change one's own password (both checked by
+    ``services.update_user``, which knows the caller)."""
 
     username = username_field()
     email = email_field()
