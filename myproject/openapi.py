@@ -13,6 +13,8 @@ from flask_smorest.utils import prepare_response
 from marshmallow import Schema, fields
 from werkzeug.routing import IntegerConverter
 
+from myproject.parsing import InputParser
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 MAX_INT4 = 2**31 - 1
@@ -99,6 +101,8 @@ class Api(flask_smorest.Api):
 
 class Blueprint(flask_smorest.Blueprint):
     """flask-smorest's Blueprint with decorators that both do and document one thing."""
+
+    ARGUMENTS_PARSER = InputParser()
 
     def errors(self, *statuses: int) -> Callable[[F], F]:
         """Document problem-JSON answers ``statuses`` (plus 429 and 503, which any route has)."""

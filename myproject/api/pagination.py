@@ -23,6 +23,7 @@ from webargs.flaskparser import abort  # flask_smorest.abort, with its NoReturn 
 
 from myproject.caching import remember
 from myproject.extensions import db
+from myproject.parsing import has_unstorable_text
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ class Ordering:
             cursor_page, value, row_id = json.loads(base64.urlsafe_b64decode(padded))
             if not isinstance(row_id, int) or not isinstance(cursor_page, int):
                 raise ValueError("bad cursor")
+            if has_unstorable_text(value):
+                raise ValueError("unstorable text")
             python_type = self.column.type.python_type
             if python_type is datetime:
                 value = datetime.fromisoformat(value)
