@@ -126,6 +126,9 @@ class Config:
         self.JWT_COOKIE_SECURE = env_bool("JWT_COOKIE_SECURE", True)
         self.JWT_COOKIE_CSRF_PROTECT = True
         self.JWT_COOKIE_SAMESITE = "Lax"
+        # The refresh cookie (and its CSRF value) travel only to the refresh endpoint.
+        self.JWT_REFRESH_COOKIE_PATH = "/auth/token/refresh"
+        self.JWT_REFRESH_CSRF_COOKIE_PATH = "/auth/token/refresh"
         self.PASSWORD_HASH_METHOD = env_str("PASSWORD_HASH_METHOD", "scrypt:32768:8:1")
 
         # Rate limits. The environment's RATELIMIT_DEFAULT (signed-in callers) is kept under
@@ -157,6 +160,10 @@ class Config:
             origin.strip() for origin in env_str("CORS_ORIGINS", "").split(",") if origin.strip()
         ]
         self.TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
+        # Flask's TRUSTED_HOSTS does the checking: another Host is a 400 (unset: any host).
+        self.TRUSTED_HOSTS = [
+            host.strip() for host in env_str("ALLOWED_HOSTS", "").split(",") if host.strip()
+        ] or None
 
         self.LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
         self.LOG_FORMAT = env_str("LOG_FORMAT", self.default_log_format())

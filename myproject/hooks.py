@@ -27,6 +27,7 @@ CORS_ALLOW_HEADERS = [
     "If-None-Match",
     "Idempotency-Key",
 ]
+CSRF_HEADER = "X-CSRF-TOKEN"
 CORS_EXPOSE_HEADERS = [
     "Link",
     "X-Total-Count",
@@ -68,13 +69,15 @@ def init_app(app: Flask) -> None:
 
 
 def init_cors(app: Flask) -> None:
+    # Cookie mode: a cross-origin SPA sends its cookies (credentials) and the CSRF header.
+    cookies = "cookies" in app.config["JWT_TOKEN_LOCATION"]
     cors.init_app(
         app,
         origins=app.config["CORS_ORIGINS"],
         methods=CORS_METHODS,
-        allow_headers=CORS_ALLOW_HEADERS,
+        allow_headers=[*CORS_ALLOW_HEADERS, CSRF_HEADER] if cookies else CORS_ALLOW_HEADERS,
         expose_headers=CORS_EXPOSE_HEADERS,
-        supports_credentials="cookies" in app.config["JWT_TOKEN_LOCATION"],
+        supports_credentials=cookies,
         max_age=600,
         always_send=False,
         vary_header=True,

@@ -28,7 +28,7 @@ from myproject.ratelimit import client_address, token_claims
 HEADER = "Idempotency-Key"
 KEY_PATTERN = re.compile(r"^[\x20-\x7e]{1,255}$")
 LIFETIME = timedelta(hours=24)
-REPLAYED_HEADERS = ("Location", "ETag")
+REPLAYED_HEADERS = ("Location", "ETag", "Cache-Control")
 IN_PROGRESS = "A request with this Idempotency-Key is still being processed."
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, g, request
-from flask_jwt_extended import decode_token
+from flask_jwt_extended import decode_token, get_current_user, verify_jwt_in_request
 
 
 def token_claims() -> dict[str, Any] | None:
     """The claims of a valid access token in ``Authorization``, else None (decoded once).
 
     Only the signature and expiry are checked: that is enough to pick a rate-limit bucket, and
-    revocation is enforced by the routes that need the caller.
+    revocation is enforced by the routes that need the caller. An admin's token is the one
+    exception: it buys exemption from every limit, so its login must still be live (one
+    query, for admin tokens only); an ended one counts as anonymous.
     """
     if "token_claims" not in g:
         claims: dict[str, Any] | None = None
@@ -27,9 +29,20 @@ def token_claims() -> dict[str, Any] | None:
                 decoded = None
             if decoded and decoded.get("type") == "access":
                 claims = decoded
+            if claims and claims.get("adm") and not _admin_login_is_live():
+                claims = None
         g.token_claims = claims
     result: dict[str, Any] | None = g.token_claims
     return result
+
+
+def _admin_login_is_live() -> bool:
+    try:
+        verify_jwt_in_request(optional=True)  # runs the app's revocation check
+    except Exception:  # revoked, deactivated, or otherwise refused
+        return False
+    caller = get_current_user()
+    return bool(caller is not None and caller.is_admin)
 
 
 def client_address() -> str:

@@ -72,6 +72,7 @@ def make_app(db: Any, database_url: str) -> Iterator[AppFactory]:
 
     yield factory
     limiter._storage_dead = False
+    limiter.enabled = False  # the limiter is shared: give the session's app its setting back
     if on_redis:
         with on_redis[0].app_context():
             cache.clear()  # this test's cache keys only (its prefix)
@@ -186,6 +187,26 @@ def test_admin_is_exempt(make_app, auth, admin):
     assert statuses == [200] * 5
 
 
+def test_logged_out_admin_token_counts_as_anonymous(make_app, auth, admin):
+    headers = auth.headers(admin.username)
+    assert auth.client.post("/auth/logout", headers=headers).status_code == 204
+    app = make_app(RATELIMIT_ANONYMOUS="2 per minute", RATELIMIT_SIGNED_IN="5 per minute")
+
+    statuses = get_items(app.test_client(), 3, headers=headers)
+
+    assert statuses == [200, 200, 429]
+
+
+def test_demoted_admin_token_is_no_longer_exempt(make_app, auth, admin, session):
+    headers = auth.headers(admin.username)
+    admin.update(is_admin=False)
+    app = make_app(RATELIMIT_ANONYMOUS="2 per minute", RATELIMIT_SIGNED_IN="2 per minute")
+
+    statuses = get_items(app.test_client(), 3, headers=headers)
+
+    assert statuses == [200, 200, 429]
+
+
 @pytest.mark.parametrize("path", ["/health", "/health/ready", "/api/openapi.json"])
 def test_operations_paths_are_never_limited(make_app, path):
     client = make_app(RATELIMIT_ANONYMOUS="1 per minute").test_client()
@@ -228,16 +249,27 @@ def test_login_username_limit_ignores_case_and_spaces(make_app):
     assert response.status_code == 429
 
 
-def test_username_and_email_of_one_account_share_the_login_limit(make_app, user):
+def test_login_limit_counts_each_name_case_folded(make_app, user):
     client = make_app(RATELIMIT_LOGIN="2 per minute").test_client()
     assert login(client, user.username, addr="10.0.3.1").status_code == 401
-    assert login(client, user.email.upper(), addr="10.0.3.2").status_code == 401
+    assert login(client, user.username.upper(), addr="10.0.3.2").status_code == 401
 
-    response = login(client, user.username, password=PASSWORD, addr="10.0.3.3")
+    response = login(client, user.username.title(), password=PASSWORD, addr="10.0.3.3")
 
     assert response.status_code == 429
     assert response.content_type == "application/problem+json"
     assert int(response.headers["Retry-After"]) >= 1
+
+
+def test_exhausting_a_username_leaves_its_email_alone(make_app, user):
+    # A shared budget would tell an attacker which email belongs to which username.
+    client = make_app(RATELIMIT_LOGIN="2 per minute").test_client()
+    for n in range(3):
+        login(client, user.username, addr=f"10.0.4.{n}")
+
+    response = login(client, user.email, password=PASSWORD, addr="10.0.4.9")
+
+    assert response.status_code == 200
 
 
 def test_login_limit_on_one_username_leaves_others_alone(make_app, user):

@@ -43,4 +43,9 @@ def item_response(item: Any, status: int = 200, **headers: str) -> Response:
 def user_response(
     user: User, *, private: bool, status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
-    return json_response(user.to_dict(private=private), status, headers)
+    """The user's public or private representation; a private one is never stored by a cache
+    on the way (``Cache-Control: no-store``)."""
+    response = json_response(user.to_dict(private=private), status, headers)
+    if private:
+        response.headers["Cache-Control"] = "no-store"
+    return response

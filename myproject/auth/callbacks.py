@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, g
+from flask_jwt_extended.config import config
+from flask_jwt_extended.exceptions import JWTDecodeError
 
 from myproject.auth.sessions import load_caller
 from myproject.errors import problem
@@ -12,10 +14,23 @@ from myproject.extensions import jwt
 from myproject.models import User
 
 WWW_AUTHENTICATE = {"WWW-Authenticate": 'Bearer realm="myproject"'}
+# RFC 8725: a token without any of these is refused even when its signature is valid
+# (Flask-JWT-Extended would default a missing type to "access" and a missing jti to None).
+REQUIRED_CLAIMS = frozenset({"exp", "iat", "sub", "jti", "type"})
 
 
 def unauthorized(detail: str) -> Response:
     return problem(401, detail, headers=WWW_AUTHENTICATE)
+
+
+@jwt.decode_key_loader
+def decode_key(_header: dict[str, Any], unverified_claims: dict[str, Any]) -> str:
+    """The verification key, for tokens that carry every required claim (else 401)."""
+    missing = REQUIRED_CLAIMS - unverified_claims.keys()
+    if missing:
+        raise JWTDecodeError(f"Missing claims: {', '.join(sorted(missing))}")
+    key: str = config.decode_key
+    return key
 
 
 @jwt.token_in_blocklist_loader
@@ -35,7 +50,12 @@ def caller_not_found(_header: dict[str, Any], _payload: dict[str, Any]) -> Respo
 
 
 @jwt.unauthorized_loader
-def missing_token(_reason: str) -> Response:
+def missing_token(reason: str) -> Response:
+    if "CSRF" in reason:  # cookie mode: the cookie came, the double-submit header did not
+        return unauthorized(
+            "Missing or wrong X-CSRF-TOKEN header: a cookie-authenticated write must send the "
+            "value of the csrf_access_token cookie (csrf_refresh_token to refresh) in it."
+        )
     return unauthorized("Missing or malformed Authorization header; send 'Bearer <token>'.")
 
 

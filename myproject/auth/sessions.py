@@ -44,17 +44,18 @@ def _dummy_hash() -> str:
     return hashes[method]
 
 
-def count_login_attempt(account: str) -> None:
-    """Count a login attempt against one account, whichever name it was given by.
+def count_login_attempt(name: str) -> None:
+    """Count a login attempt against the submitted name, case-folded (RATELIMIT_LOGIN).
 
-    ``account`` is the user's id when the username or email is known, else the submitted
-    name: so one account's username and email share a budget (RATELIMIT_LOGIN), however many
-    addresses the attempts come from. Aborts with 429 (and Retry-After) past the limit.
+    Each name has its own budget, however many addresses the attempts come from: a username
+    and the email of the same account are counted apart, so a 429 never tells which email
+    belongs to which username, and changing letter case buys no extra attempts. Aborts with
+    429 (and Retry-After) past the limit.
     """
     if not (current_app.config["RATELIMIT_ENABLED"] and limiter.enabled):
         return
     item = parse(current_app.config["RATELIMIT_LOGIN"])
-    keys = (current_app.config.get("RATELIMIT_KEY_PREFIX", ""), "login-account", account)
+    keys = (current_app.config.get("RATELIMIT_KEY_PREFIX", ""), "login-name", name)
     try:
         allowed = limiter.limiter.hit(item, *keys)
         reset_at = limiter.limiter.get_window_stats(item, *keys).reset_time if not allowed else 0
@@ -64,7 +65,7 @@ def count_login_attempt(account: str) -> None:
         retry_after = max(1, math.ceil(reset_at - time.time()))
         abort(
             429,
-            message="Too many login attempts for this account; retry after the Retry-After delay.",
+            message="Too many login attempts for this name; retry after the Retry-After delay.",
             headers={"Retry-After": str(retry_after)},
         )
 
@@ -73,15 +74,15 @@ def authenticate(*, login: str, password: str) -> User | None:
     """The active user whose username or email is ``login`` and whose password matches.
 
     Unknown users cost one password hash too, so response time does not reveal who exists.
-    Aborts with 429 when the account (or unknown name) used up RATELIMIT_LOGIN.
+    Aborts with 429 when the submitted name used up RATELIMIT_LOGIN.
     """
+    count_login_attempt(login.strip().casefold())
     normalized = login.strip().lower()
     user = db.session.scalar(
         select(User).where(
             (db.func.lower(User.username) == normalized) | (User.email == normalized)
         )
     )
-    count_login_attempt(f"user:{user.id}" if user else f"name:{normalized}")
     if user is None:
         verify_password(_dummy_hash(), password)
         return None

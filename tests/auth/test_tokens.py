@@ -28,6 +28,7 @@ from tests.support import PASSWORD, AuthActions, bearer
 ACCESS_LIFETIME = 900
 REFRESH_LIFETIME = 30 * 24 * 3600
 UNSIGNED = {"verify_signature": False}
+REFRESH_PATH = "/auth/token/refresh"
 
 
 @pytest.fixture()
@@ -415,7 +416,7 @@ def cookie_client(cookie_app: Flask, user: User) -> FlaskClient:
 
 def test_cookie_mode_login_sets_http_only_token_cookies(cookie_client: FlaskClient) -> None:
     access = cookie_client.get_cookie("access_token_cookie")
-    refresh_cookie = cookie_client.get_cookie("refresh_token_cookie")
+    refresh_cookie = cookie_client.get_cookie("refresh_token_cookie", path=REFRESH_PATH)
 
     assert access is not None and access.http_only
     assert refresh_cookie is not None and refresh_cookie.http_only
@@ -455,10 +456,10 @@ def test_cookie_post_with_csrf_header_is_accepted(cookie_client: FlaskClient) ->
 
 
 def test_cookie_refresh_with_csrf_header_rotates(cookie_client: FlaskClient) -> None:
-    old = cookie_client.get_cookie("refresh_token_cookie").value
-    csrf = cookie_client.get_cookie("csrf_refresh_token").value
+    old = cookie_client.get_cookie("refresh_token_cookie", path=REFRESH_PATH).value
+    csrf = cookie_client.get_cookie("csrf_refresh_token", path=REFRESH_PATH).value
 
     response = cookie_client.post("/auth/token/refresh", headers={"X-CSRF-TOKEN": csrf})
 
     assert response.status_code == 200
-    assert cookie_client.get_cookie("refresh_token_cookie").value != old
+    assert cookie_client.get_cookie("refresh_token_cookie", path=REFRESH_PATH).value != old
