@@ -61,8 +61,9 @@ class TempDatabase:
 class TcpProxy:
     """A loopback TCP forwarder that a test can cut and restore: a Redis outage on demand."""
 
-    def __init__(self, target_port: int, target_host: str = "127.0.0.1") -> None:
+    def __init__(self, target_port: int, target_host: str = "127.0.0.1", redis_db: int = 0) -> None:
         self.target = (target_host, target_port)
+        self.redis_db = redis_db
         self.port = 0
         self._server: socket.socket | None = None
         self._conns: list[socket.socket] = []
@@ -70,7 +71,7 @@ class TcpProxy:
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/15"
+        return f"redis://127.0.0.1:{self.port}/{self.redis_db}"
 
     def start(self) -> TcpProxy:
         server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
