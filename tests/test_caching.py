@@ -21,10 +21,7 @@ from sqlalchemy import update
 from myproject import caching, create_app
 from myproject.extensions import cache
 from myproject.models import Item
-from tests.support import PASSWORD, TcpProxy
-
-DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1: an unavailable Redis
-REDIS_TIMEOUTS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+from tests.support import DEAD_REDIS, PASSWORD, REDIS_TIMEOUTS, TcpProxy
 
 AppFactory = Callable[..., Flask]
 
