@@ -14,16 +14,15 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import event
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 from myproject import create_app
 from myproject.config import normalize_database_url
 from myproject.extensions import cache
 from myproject.extensions import db as _db
-from myproject.models import User
-from tests.support import AuthActions, TempDatabase
-
-PASSWORD = "correct-horse-42"
+from myproject.models import Item, User
+from tests.support import LONG_AGO, PASSWORD, AuthActions, TempDatabase
 
 
 @pytest.fixture(scope="session")
@@ -129,6 +128,64 @@ def auth(client: FlaskClient) -> AuthActions:
 @pytest.fixture()
 def auth_headers(auth: AuthActions, user: User) -> dict[str, str]:
     return auth.headers(user.username)
+
+
+@pytest.fixture()
+def other(make_user: Any) -> User:
+    return make_user("bob", email="bob@example.com")
+
+
+@pytest.fixture()
+def other_headers(auth: AuthActions, other: User) -> dict[str, str]:
+    return auth.headers(other.username)
+
+
+@pytest.fixture()
+def admin_headers(auth: AuthActions, admin: User) -> dict[str, str]:
+    return auth.headers(admin.username)
+
+
+@pytest.fixture()
+def tokens(auth: AuthActions, user: User) -> dict[str, Any]:
+    """The token pair of one fresh login of ``user`` (alice)."""
+    return auth.login(user.username)
+
+
+@pytest.fixture()
+def make_item(session: Any) -> Any:
+    def factory(owner: User, **fields: Any) -> Item:
+        fields.setdefault("name", "Lamp")
+        return Item.create(user=owner, **fields)
+
+    return factory
+
+
+@pytest.fixture()
+def item(make_item: Any, user: User) -> Item:
+    """Alice's item, created and last updated long ago."""
+    return make_item(
+        user,
+        description="A desk lamp",
+        category="lighting",
+        created_at=LONG_AGO,
+        updated_at=LONG_AGO,
+    )
+
+
+@pytest.fixture()
+def sql_statements(db: Any) -> Iterator[list[str]]:
+    """SQL statements run while the test body runs, without the fixture's SAVEPOINTs."""
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+            statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
 
 
 @pytest.fixture()

@@ -3,16 +3,87 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import threading
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
+import jwt
 import psycopg
 from flask.testing import FlaskClient
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from myproject.models import Item
+
 PASSWORD = "correct-horse-42"
+
+# API.md "Errors": a problem body holds only these keys (plus ``errors`` on a 422).
+PROBLEM_KEYS = {"type", "title", "status", "detail", "instance", "request_id"}
+# An X-Request-ID the API echoes, and the shape of the ones it generates.
+SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?\+00:00$")
+
+DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1: an unavailable Redis
+REDIS_TIMEOUTS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+
+NEW_ITEM = {"name": "Lamp", "description": "A desk lamp", "category": "lighting"}
+LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def assert_problem(response: Any, status: int, instance: str | None = None) -> dict[str, Any]:
+    """The status first, then the problem-JSON contract of API.md "Errors"; the body.
+
+    A problem body holds only type, title, status, detail, instance, request_id, and for 422
+    errors (a 409 names its field in detail); ``instance`` is checked when given.
+    """
+    assert response.status_code == status
+    assert response.mimetype == "application/problem+json"
+    body: dict[str, Any] = response.get_json()
+    assert set(body) == PROBLEM_KEYS | ({"errors"} if status == 422 else set())
+    assert body["status"] == status
+    assert body["type"] == "about:blank"
+    assert body["title"] and body["detail"]
+    if instance is not None:
+        assert body["instance"] == instance
+    assert body["request_id"] == response.headers["X-Request-ID"]
+    return body
+
+
+def post_login(client: FlaskClient, username: Any, password: Any = PASSWORD) -> Any:
+    return client.post("/auth/token", json={"username": username, "password": password})
+
+
+def refresh(client: FlaskClient, refresh_token: str) -> Any:
+    return client.post("/auth/token/refresh", headers=bearer(refresh_token))
+
+
+def claims_of(token: str) -> dict[str, Any]:
+    """A JWT's claims, read without checking its signature."""
+    claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+    return claims
+
+
+def item_count(session: Any) -> int:
+    session.expire_all()
+    count: int = session.scalar(select(func.count()).select_from(Item))
+    return count
+
+
+def snapshot(session: Any, item_id: int) -> dict[str, Any] | None:
+    """The item as the database holds it now, not the session's cached copy."""
+    session.expire_all()
+    found = session.get(Item, item_id)
+    return None if found is None else found.to_dict()
+
+
+def write(client: Any, method: str, item_id: int | str, headers: dict[str, str], **kw: Any) -> Any:
+    """PUT/PATCH (with a valid body unless one is given) or DELETE an item."""
+    if method != "DELETE":
+        kw.setdefault("json", {"name": "Renamed"})
+    return client.open(f"/api/items/{item_id}", method=method, headers=headers, **kw)
 
 
 class AuthActions:
@@ -22,9 +93,7 @@ class AuthActions:
         self.client = client
 
     def login(self, username: str, password: str = PASSWORD) -> dict[str, Any]:
-        response = self.client.post(
-            "/auth/token", json={"username": username, "password": password}
-        )
+        response = post_login(self.client, username, password)
         assert response.status_code == 200, response.get_json()
         tokens: dict[str, Any] = response.get_json()
         return tokens
@@ -61,8 +130,9 @@ class TempDatabase:
 class TcpProxy:
     """A loopback TCP forwarder that a test can cut and restore: a Redis outage on demand."""
 
-    def __init__(self, target_port: int, target_host: str = "127.0.0.1") -> None:
+    def __init__(self, target_port: int, target_host: str = "127.0.0.1", redis_db: int = 0) -> None:
         self.target = (target_host, target_port)
+        self.redis_db = redis_db
         self.port = 0
         self._server: socket.socket | None = None
         self._conns: list[socket.socket] = []
@@ -70,7 +140,7 @@ class TcpProxy:
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/15"
+        return f"redis://127.0.0.1:{self.port}/{self.redis_db}"
 
     def start(self) -> TcpProxy:
         server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

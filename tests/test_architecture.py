@@ -13,13 +13,14 @@ from myproject import events
 from myproject.models import Item
 from myproject.schemas.item import ItemSchema
 from myproject.schemas.user import UserPublicSchema, UserSchema
+from tests.support import PASSWORD
 
 BODY_STATUSES = {"400", "413", "415", "422"}
 
 
 @pytest.fixture()
-def item(session: Any, user: Any) -> Item:
-    return Item.create(user=user, name="Lamp", description=None, category="tools")
+def bare_item(make_item: Any, user: Any) -> Item:
+    return make_item(user, description=None, category=None)
 
 
 @pytest.fixture()
@@ -44,8 +45,9 @@ def commits(db: Any) -> list[int]:
     event.remove(Session, "after_commit", count)
 
 
-def test_item_schema_documents_exactly_what_to_dict_sends(item):
+def test_item_schema_documents_exactly_what_to_dict_sends(item, bare_item):
     assert ItemSchema().dump(item) == item.to_dict()
+    assert ItemSchema().dump(bare_item) == bare_item.to_dict()
 
 
 def test_user_schemas_document_exactly_what_to_dict_sends(user):
@@ -117,8 +119,6 @@ def test_on_commit_callback_runs_after_the_commit(session, user):
     ],
 )
 def test_every_write_commits_once(client, auth_headers, user, item, commits, method, path, body):
-    from tests.support import PASSWORD
-
     if body and "current_password" in body:
         body["current_password"] = PASSWORD
     url = path.format(item=item.id, user=user.id)

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
@@ -20,10 +21,7 @@ from sqlalchemy import update
 from myproject import caching, create_app
 from myproject.extensions import cache
 from myproject.models import Item
-from tests.support import PASSWORD, TcpProxy
-
-DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1: an unavailable Redis
-REDIS_TIMEOUTS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+from tests.support import DEAD_REDIS, PASSWORD, REDIS_TIMEOUTS, TcpProxy
 
 AppFactory = Callable[..., Flask]
 
@@ -387,7 +385,8 @@ def test_write_during_a_partition_reaches_other_instances_once_redis_is_back(
     make_app, requires_redis, auth_headers, monkeypatch
 ):
     monkeypatch.setattr(caching, "RETRY_INVALIDATION_EVERY", 0.05)
-    proxy = TcpProxy(target_port=int(requires_redis.rsplit(":", 1)[1].split("/")[0])).start()
+    target = urlsplit(requires_redis)  # the proxy must reach the same Redis database
+    proxy = TcpProxy(target.port or 6379, redis_db=int(target.path.strip("/") or 0)).start()
     try:
         reader = make_app(requires_redis).test_client()
         writer = make_app(proxy.url).test_client()

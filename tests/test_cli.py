@@ -6,8 +6,7 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from myproject.models import Item, User
-
-PASSWORD = "s3cret-password"
+from tests.support import PASSWORD
 
 
 def find_user(db, username):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import logging
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,26 +13,10 @@ from flask import Flask
 from myproject import create_app, services
 from myproject.config import engine_options
 from myproject.models import Item
+from tests.support import PASSWORD, SANE_REQUEST_ID, assert_problem
 
-PROBLEM_KEYS = {"type", "title", "status", "detail", "instance", "request_id"}
-GENERATED_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 SECRET_TEXT = "kaboom-secret-token-hunter2"
 UNREACHABLE_DB = "postgresql+psycopg://postgres@127.0.0.1:1/nope"
-
-
-def assert_problem(response: Any, status: int, path: str) -> dict[str, Any]:
-    assert response.status_code == status
-    assert response.mimetype == "application/problem+json"
-    body: dict[str, Any] = response.get_json()
-    # "A problem body holds only type, title, status, detail, instance, request_id, and for
-    # 422 errors": a 409 names its field in detail.
-    assert set(body) == PROBLEM_KEYS | ({"errors"} if status == 422 else set())
-    assert body["status"] == status
-    assert body["type"] == "about:blank"
-    assert body["title"] and body["detail"]
-    assert body["instance"] == path
-    assert body["request_id"] == response.headers["X-Request-ID"]
-    return body
 
 
 @pytest.fixture(scope="module")
@@ -202,7 +185,7 @@ def test_unhandled_exception_is_500_without_internals(boom_app):
     text = response.get_data(as_text=True)
     assert SECRET_TEXT not in text
     assert "Traceback" not in text and "RuntimeError" not in text
-    assert GENERATED_ID.match(body["request_id"])
+    assert SANE_REQUEST_ID.match(body["request_id"])
 
 
 def test_unreachable_database_is_503_without_internals(offline_app):
@@ -233,7 +216,7 @@ def test_insane_request_id_is_replaced(client, request_id):
     assert response.status_code == 200
     generated = response.headers["X-Request-ID"]
     assert generated != request_id
-    assert GENERATED_ID.match(generated)
+    assert SANE_REQUEST_ID.match(generated)
 
 
 def test_each_request_gets_its_own_generated_id(client):
@@ -289,7 +272,7 @@ def test_a_uniqueness_race_lost_in_the_database_is_409_naming_the_field(
     # Both requests passed the service's check; the unique index decides the second one.
     monkeypatch.setattr(services, "_ensure_unique", lambda **_: None)
 
-    response = client.post("/api/users", json={**body, "password": "correct-horse-42"})
+    response = client.post("/api/users", json={**body, "password": PASSWORD})
 
     problem = assert_problem(response, 409, "/api/users")
     assert field in problem["detail"]

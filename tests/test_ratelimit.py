@@ -19,10 +19,8 @@ from flask import Flask
 
 from myproject import create_app
 from myproject.extensions import cache, limiter
-from tests.support import PASSWORD
+from tests.support import DEAD_REDIS, PASSWORD, REDIS_TIMEOUTS
 
-DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1: an unavailable Redis
-REDIS_TIMEOUTS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
 GENEROUS = "1000 per minute"
 
 AppFactory = Callable[..., Flask]
@@ -178,11 +176,10 @@ def test_authenticated_caller_does_not_use_the_address_counter(make_app, auth_he
     assert response.status_code == 200
 
 
-def test_admin_is_exempt(make_app, auth, admin):
-    headers = auth.headers(admin.username)
+def test_admin_is_exempt(make_app, admin_headers):
     app = make_app(RATELIMIT_ANONYMOUS="1 per minute", RATELIMIT_SIGNED_IN="1 per minute")
 
-    statuses = get_items(app.test_client(), 5, headers=headers)
+    statuses = get_items(app.test_client(), 5, headers=admin_headers)
 
     assert statuses == [200] * 5
 

@@ -13,7 +13,7 @@ from flask import Flask
 
 from myproject import create_app
 from myproject.extensions import db as _db
-from tests.support import PASSWORD, bearer
+from tests.support import PASSWORD, assert_problem, bearer, claims_of
 
 SPA = "https://spa.example"
 
@@ -51,21 +51,16 @@ def forged(app: Flask, user: Any, session_id: int, drop: str) -> str:
 
 @pytest.mark.parametrize("claim", ["exp", "iat", "sub", "jti", "type"])
 def test_token_without_a_required_claim_is_401(app, client, user, auth, claim):
-    sid = pyjwt.decode(
-        auth.login(user.username)["access_token"], options={"verify_signature": False}
-    )["sid"]
+    sid = claims_of(auth.login(user.username)["access_token"])["sid"]
     token = forged(app, user, sid, drop=claim)
 
     response = client.get("/api/users/me", headers=bearer(token))
 
-    assert response.status_code == 401
-    assert response.mimetype == "application/problem+json"
+    assert_problem(response, 401)
 
 
 def test_token_with_every_claim_is_accepted(app, client, user, auth):
-    sid = pyjwt.decode(
-        auth.login(user.username)["access_token"], options={"verify_signature": False}
-    )["sid"]
+    sid = claims_of(auth.login(user.username)["access_token"])["sid"]
     token = forged(app, user, sid, drop="fresh")
 
     assert client.get("/api/users/me", headers=bearer(token)).status_code == 200
@@ -90,8 +85,7 @@ def test_cookie_write_without_csrf_header_names_it(cookie_app, user):
 
     response = client.post("/api/items", json={"name": "Lamp"})
 
-    assert response.status_code == 401
-    assert "X-CSRF-TOKEN" in response.get_json()["detail"]
+    assert "X-CSRF-TOKEN" in assert_problem(response, 401)["detail"]
 
 
 def test_cookie_mode_preflight_allows_the_csrf_header_with_credentials(cookie_app):
@@ -133,8 +127,7 @@ def hosts_client(app: Flask, db: Any) -> Any:
 def test_request_for_another_host_is_a_400_problem(hosts_client):
     response = hosts_client.get("/api/items", headers={"Host": "evil.example"})
 
-    assert response.status_code == 400
-    assert response.mimetype == "application/problem+json"
+    assert_problem(response, 400)
 
 
 def test_allowed_host_is_served_and_used_in_location(hosts_client, user):

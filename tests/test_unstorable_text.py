@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import PASSWORD
+from tests.support import PASSWORD, assert_problem
 
 SURROGATE = "\ud800"
 NUL = "bad\x00text"
@@ -21,9 +21,7 @@ def body(data: dict[str, Any]) -> bytes:
 
 
 def assert_field_422(response: Any, location: str, field: str) -> None:
-    assert response.status_code == 422, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    assert field in response.get_json()["errors"][location]
+    assert field in assert_problem(response, 422)["errors"][location]
 
 
 @pytest.mark.parametrize("text", [SURROGATE, NUL])
@@ -84,8 +82,7 @@ def test_unknown_field_named_with_a_surrogate_is_422(client):
         content_type="application/json",
     )
 
-    assert response.status_code == 422
-    assert response.mimetype == "application/problem+json"
+    assert_problem(response, 422)
 
 
 @pytest.mark.parametrize("param", ["q", "category", "sort", "cursor"])

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from myproject.models import Item, User
-from tests.support import PASSWORD
+from tests.support import PASSWORD, post_login
 
 PUBLIC_KEYS = {"id", "username", "created_at"}
 PRIVATE_KEYS = PUBLIC_KEYS | {"email", "is_active", "is_admin", "updated_at"}
@@ -35,8 +35,7 @@ def count_users(session: Any, username: str) -> int:
 
 
 def login_status(client: Any, username: str, password: str) -> int:
-    response = client.post("/auth/token", json={"username": username, "password": password})
-    return int(response.status_code)
+    return int(post_login(client, username, password).status_code)
 
 
 @pytest.fixture()
@@ -369,9 +368,9 @@ def test_patch_own_password_needs_the_correct_current_password(client, user, aut
     assert login_status(client, "alice", NEW_PASSWORD) == 401
 
 
-def test_admin_changes_a_password_without_current_password(client, user, admin, auth):
+def test_admin_changes_a_password_without_current_password(client, user, admin_headers):
     response = client.patch(
-        f"/api/users/{user.id}", json={"password": NEW_PASSWORD}, headers=auth.headers("root")
+        f"/api/users/{user.id}", json={"password": NEW_PASSWORD}, headers=admin_headers
     )
 
     assert response.status_code == 200
@@ -380,10 +379,8 @@ def test_admin_changes_a_password_without_current_password(client, user, admin, 
 
 
 @pytest.mark.parametrize(("field", "value"), [("is_active", False), ("is_admin", True)])
-def test_admin_sets_is_active_and_is_admin(client, session, user, admin, auth, field, value):
-    response = client.patch(
-        f"/api/users/{user.id}", json={field: value}, headers=auth.headers("root")
-    )
+def test_admin_sets_is_active_and_is_admin(client, session, user, admin_headers, field, value):
+    response = client.patch(f"/api/users/{user.id}", json={field: value}, headers=admin_headers)
 
     assert response.status_code == 200
     assert response.get_json()[field] is value
@@ -486,9 +483,9 @@ def test_delete_another_user_is_403(client, session, user, make_user, auth_heade
 
 
 @pytest.mark.parametrize("method", ["patch", "delete"])
-def test_write_to_missing_user_is_404(client, admin, auth, method):
+def test_write_to_missing_user_is_404(client, admin_headers, method):
     response = getattr(client, method)(
-        "/api/users/999999", json={"username": "ghost"}, headers=auth.headers("root")
+        "/api/users/999999", json={"username": "ghost"}, headers=admin_headers
     )
 
     assert response.status_code == 404

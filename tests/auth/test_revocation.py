@@ -9,21 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import jwt
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from myproject.models import LoginSession, User
-from tests.support import PASSWORD, AuthActions, bearer
+from tests.support import PASSWORD, AuthActions, bearer, claims_of, post_login, refresh
 
 NEW_PASSWORD = "battery-staple-77"
-
-
-@pytest.fixture()
-def tokens(auth: AuthActions, user: User) -> dict[str, Any]:
-    """One login of alice."""
-    return auth.login(user.username)
 
 
 @pytest.fixture()
@@ -32,23 +25,14 @@ def other_tokens(auth: AuthActions, user: User, tokens: dict) -> dict[str, Any]:
     return auth.login(user.username)
 
 
-@pytest.fixture()
-def admin_headers(auth: AuthActions, admin: User) -> dict[str, str]:
-    return auth.headers(admin.username)
-
-
 def me(client: FlaskClient, pair: dict) -> int:
     """Status of GET /api/users/me with the pair's access token."""
     status: int = client.get("/api/users/me", headers=bearer(pair["access_token"])).status_code
     return status
 
 
-def refresh(client: FlaskClient, refresh_token: str) -> Any:
-    return client.post("/auth/token/refresh", headers=bearer(refresh_token))
-
-
 def session_id(pair: dict) -> int:
-    sid: int = jwt.decode(pair["access_token"], options={"verify_signature": False})["sid"]
+    sid: int = claims_of(pair["access_token"])["sid"]
     return sid
 
 
@@ -247,7 +231,7 @@ def test_deactivated_user_cannot_log_in(
 ) -> None:
     client.patch(f"/api/users/{user.id}", json={"is_active": False}, headers=admin_headers)
 
-    response = client.post("/auth/token", json={"username": "alice", "password": PASSWORD})
+    response = post_login(client, "alice")
 
     assert response.status_code == 401
     assert "access_token" not in response.get_json()

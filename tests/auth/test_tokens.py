@@ -17,37 +17,24 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_jwt_extended import create_access_token
-from sqlalchemy import event
 from werkzeug.security import generate_password_hash
 
 from myproject import create_app, passwords
 from myproject.extensions import db as _db
 from myproject.models import User
-from tests.support import PASSWORD, AuthActions, bearer
+from tests.support import (
+    PASSWORD,
+    AuthActions,
+    assert_problem,
+    bearer,
+    claims_of,
+    post_login,
+    refresh,
+)
 
 ACCESS_LIFETIME = 900
 REFRESH_LIFETIME = 30 * 24 * 3600
-UNSIGNED = {"verify_signature": False}
 REFRESH_PATH = "/auth/token/refresh"
-
-
-@pytest.fixture()
-def tokens(auth: AuthActions, user: User) -> dict[str, Any]:
-    """The token pair of one fresh login of ``user``."""
-    return auth.login(user.username)
-
-
-def post_login(client: FlaskClient, username: Any, password: Any = PASSWORD) -> Any:
-    return client.post("/auth/token", json={"username": username, "password": password})
-
-
-def refresh(client: FlaskClient, refresh_token: str) -> Any:
-    return client.post("/auth/token/refresh", headers=bearer(refresh_token))
-
-
-def claims_of(token: str) -> dict[str, Any]:
-    claims: dict[str, Any] = jwt.decode(token, options=UNSIGNED)
-    return claims
 
 
 def b64url(data: dict[str, Any]) -> str:
@@ -55,10 +42,7 @@ def b64url(data: dict[str, Any]) -> str:
 
 
 def assert_problem_401(response: Any) -> None:
-    assert response.status_code == 401
-    assert response.mimetype == "application/problem+json"
-    body = response.get_json()
-    assert body["status"] == 401
+    body = assert_problem(response, 401)
     assert body["title"] == "Unauthorized"
     assert "access_token" not in body
 
@@ -361,22 +345,6 @@ def test_old_access_token_still_works_after_refresh(client: FlaskClient, tokens:
 
 
 # --- Cost of authentication -------------------------------------------------------------
-
-
-@pytest.fixture()
-def sql_statements(db: Any) -> Iterator[list[str]]:
-    """SQL statements run while the test body runs, without the fixture's SAVEPOINTs."""
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
-            statements.append(statement)
-
-    event.listen(_db.engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(_db.engine, "before_cursor_execute", record)
 
 
 def test_protected_request_costs_one_sql_statement(

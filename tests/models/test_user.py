@@ -7,8 +7,7 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from myproject.models import Item, User
-
-PASSWORD = "correct-horse-42"
+from tests.support import PASSWORD
 
 
 def count_items(db, user_id):
