@@ -110,6 +110,9 @@ class Config:
         self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
         self.SQLALCHEMY_TRACK_MODIFICATIONS = False
         self.MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024, minimum=1)
+        # gunicorn's worker timeout (gunicorn.conf.py reads the same variable): a request
+        # still unanswered after it is dead, and its Idempotency-Key reservation abandoned.
+        self.REQUEST_TIMEOUT = env_int("REQUEST_TIMEOUT", 30, minimum=1)
 
         self.REDIS_URL: str | None = os.environ.get(self.REDIS_URL_VARIABLE) or None
 

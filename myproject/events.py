@@ -3,7 +3,8 @@
 Services change models and commit once. Every flush records which rows it created, updated
 or deleted; when the transaction commits, the recorded changes go to every subscriber (the
 response cache today) and one-off callbacks registered with ``on_commit`` run. A rollback
-drops both, so nothing follows a write that did not happen.
+drops both, so nothing follows a write that did not happen. ``before_commit`` callbacks run
+inside the transaction instead (an idempotent POST stores its answer with the write).
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from typing import Any, Literal
 
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import event
-from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.orm import Session, UOWTransaction, scoped_session
 
 log = logging.getLogger(__name__)
 
 CHANGES = "myproject_changes"
 CALLBACKS = "myproject_on_commit"
+BEFORE_COMMIT = "myproject_before_commit"
 SUBSCRIBERS = "myproject_after_commit"
 
 
@@ -41,14 +43,34 @@ def subscribe(app: Flask, subscriber: Subscriber) -> None:
     app.extensions.setdefault(SUBSCRIBERS, []).append(subscriber)
 
 
-def on_commit(session: Session, callback: Callable[[], None]) -> None:
+def on_commit(session: Session | scoped_session[Any], callback: Callable[[], None]) -> None:
     """Run ``callback`` once the session's current transaction commits; never on rollback."""
     session.info.setdefault(CALLBACKS, []).append(callback)
 
 
+def before_commit(
+    session: Session | scoped_session[Any], callback: Callable[[Session], None]
+) -> None:
+    """Run ``callback(session)`` inside the current transaction, just before it commits
+    (what it changes is committed with the rest, or not at all)."""
+    session.info.setdefault(BEFORE_COMMIT, []).append(callback)
+
+
+def changes(session: Session) -> list[Change]:
+    """The changes flushed so far in the session's current transaction."""
+    recorded: list[Change] = session.info.get(CHANGES, [])
+    return recorded
+
+
+@event.listens_for(Session, "before_commit")
+def _run_before_commit(session: Session) -> None:
+    for callback in session.info.pop(BEFORE_COMMIT, []):
+        callback(session)
+
+
 @event.listens_for(Session, "after_flush")
 def _record_changes(session: Session, _flush: UOWTransaction) -> None:
-    changes: list[Change] = session.info.setdefault(CHANGES, [])
+    recorded: list[Change] = session.info.setdefault(CHANGES, [])
     for action, objects in (
         ("created", session.new),
         ("updated", (obj for obj in session.dirty if session.is_modified(obj))),
@@ -57,24 +79,24 @@ def _record_changes(session: Session, _flush: UOWTransaction) -> None:
         for obj in objects:
             table = getattr(obj, "__tablename__", None)
             if table is not None:
-                changes.append(Change(action, table, getattr(obj, "id", None)))  # type: ignore[arg-type]
+                recorded.append(Change(action, table, getattr(obj, "id", None)))  # type: ignore[arg-type]
 
 
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(session: Session) -> None:
-    changes: list[Change] = session.info.pop(CHANGES, [])
+    committed: list[Change] = session.info.pop(CHANGES, [])
     callbacks: list[Callable[[], None]] = session.info.pop(CALLBACKS, [])
-    if changes and has_app_context():
+    if committed and has_app_context():
         for subscriber in current_app.extensions.get(SUBSCRIBERS, ()):
-            _safely(subscriber, changes)
+            _safely(subscriber, committed)
     for callback in callbacks:
         _safely(callback)
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget(session: Session) -> None:
-    session.info.pop(CHANGES, None)
-    session.info.pop(CALLBACKS, None)
+    for name in (CHANGES, CALLBACKS, BEFORE_COMMIT):
+        session.info.pop(name, None)
 
 
 def _safely(function: Callable[..., None], *args: Any) -> None:

@@ -1,7 +1,11 @@
 """``Idempotency-Key`` for POSTs: a retried request replays the first answer, creating nothing.
 
 The key is reserved in the database (unique per caller) before the work starts, so a
-concurrent duplicate finds the reservation and gets 409 instead of running twice.
+concurrent duplicate finds the reservation and gets 409 instead of running twice. The answer
+is stored in the write's own transaction (a ``before_commit`` hook renders the created row),
+so a retry after a committed write always replays it, even when the worker died right after
+the commit. A reservation without an answer that is older than the request timeout belongs
+to a request that died before committing anything: a retry takes it over.
 """
 
 from __future__ import annotations
@@ -17,10 +21,13 @@ from typing import Any, TypeVar
 from flask import Response, current_app, request
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from webargs.flaskparser import abort  # flask_smorest.abort, with its NoReturn type
 
+from myproject import events
+from myproject.api.responses import created_response
 from myproject.extensions import db
-from myproject.models import IdempotencyKey
+from myproject.models import IdempotencyKey, Item, User
 from myproject.models.base import utcnow
 from myproject.openapi import IDEMPOTENCY_KEY, Blueprint
 from myproject.ratelimit import client_address, token_claims
@@ -30,6 +37,8 @@ KEY_PATTERN = re.compile(r"^[\x20-\x7e]{1,255}$")
 LIFETIME = timedelta(hours=24)
 REPLAYED_HEADERS = ("Location", "ETag", "Cache-Control")
 IN_PROGRESS = "A request with this Idempotency-Key is still being processed."
+# What an idempotent POST creates, by table: the row whose answer is stored.
+CREATED_MODELS: dict[str, type[Item] | type[User]] = {"items": Item, "users": User}
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -66,8 +75,14 @@ def _reserve(scope: str, key: str, fingerprint: str) -> IdempotencyKey | Respons
         )
         if existing is None:
             continue  # finished and removed meanwhile: try again
-        if existing.created_at < utcnow() - LIFETIME:
-            db.session.delete(existing)
+        if existing.created_at < utcnow() - LIFETIME or _abandoned(existing):
+            # Conditional: of two retries taking over one reservation, one deletes it.
+            db.session.execute(
+                delete(IdempotencyKey).where(
+                    IdempotencyKey.id == existing.id,
+                    IdempotencyKey.created_at == existing.created_at,
+                )
+            )
             db.session.commit()
             continue
         if existing.fingerprint != fingerprint:
@@ -78,16 +93,54 @@ def _reserve(scope: str, key: str, fingerprint: str) -> IdempotencyKey | Respons
             )
         if existing.status is None:
             abort(409, message=IN_PROGRESS)
-        headers = json.loads(existing.headers or "{}")
-        return Response(
-            existing.body, status=existing.status, headers=headers, mimetype="application/json"
-        )
+        return _replay(existing)
     abort(409, message=IN_PROGRESS)
 
 
+def _abandoned(record: IdempotencyKey) -> bool:
+    """No answer after the request timeout: its request died before committing the write."""
+    timeout = timedelta(seconds=current_app.config["REQUEST_TIMEOUT"])
+    return record.status is None and record.created_at < utcnow() - timeout
+
+
+def _store_answer(record_id: int) -> Callable[[Session], None]:
+    """A before-commit hook storing the 201 answer for the row the transaction created."""
+
+    def store(session: Session) -> None:
+        session.flush()
+        for change in events.changes(session):
+            model = CREATED_MODELS.get(change.table)
+            if change.action == "created" and model is not None:
+                created = session.get(model, change.id)
+                record = session.get(IdempotencyKey, record_id)
+                if created is not None and record is not None:
+                    _remember(record, created_response(created))
+                return
+
+    return store
+
+
+def _remember(record: IdempotencyKey, response: Response) -> None:
+    record.status = response.status_code
+    record.body = response.get_data(as_text=True)
+    record.headers = json.dumps(
+        {h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers}
+    )
+
+
+def _replay(record: IdempotencyKey) -> Response:
+    headers = json.loads(record.headers or "{}")
+    return Response(record.body, status=record.status, headers=headers, mimetype="application/json")
+
+
 def _release(record_id: int) -> None:
+    """Forget a reservation whose request wrote nothing (an answered one stays)."""
     db.session.rollback()
-    db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == record_id))
+    db.session.execute(
+        delete(IdempotencyKey).where(
+            IdempotencyKey.id == record_id, IdempotencyKey.status.is_(None)
+        )
+    )
     db.session.commit()
 
 
@@ -119,22 +172,16 @@ def _honour_key(view: F) -> F:
         if isinstance(reserved, Response):
             return reserved
         record_id = reserved.id
+        events.before_commit(db.session, _store_answer(record_id))
         try:
             response = current_app.make_response(view(*args, **kwargs))
         except BaseException:
             _release(record_id)
             raise
-        if not 200 <= response.status_code < 300:
-            _release(record_id)
-            return response
         record = db.session.get(IdempotencyKey, record_id)
-        if record is not None:
-            record.status = response.status_code
-            record.body = response.get_data(as_text=True)
-            record.headers = json.dumps(
-                {h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers}
-            )
-            db.session.commit()
+        if record is not None and record.status is not None:
+            return _replay(record)  # byte for byte what a retry will get
+        _release(record_id)
         return response
 
     return wrapper  # type: ignore[return-value]

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import url_for
 from flask.views import MethodView
 from flask_jwt_extended import current_user
 
 from myproject import services
 from myproject.api.access import get_item, get_item_for_write
 from myproject.api.listing import list_items
-from myproject.api.responses import item_response
+from myproject.api.responses import created_response, item_response
 from myproject.caching import cached_get
 from myproject.idempotency import idempotent
 from myproject.openapi import ETAG_HEADER, LIST_HEADERS, Blueprint
@@ -42,9 +41,7 @@ class Items(MethodView):
     @blp.errors(409)
     def post(self, fields: dict[str, Any]) -> Any:
         """Create an item owned by the caller"""
-        item = services.create_item(owner=current_user, fields=fields)
-        location = url_for("items.ItemById", item_id=item.id, _external=True)
-        return item_response(item, 201, Location=location)
+        return created_response(services.create_item(owner=current_user, fields=fields))
 
 
 @blp.route("/<int4:item_id>")

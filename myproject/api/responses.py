@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from flask import Response, current_app
+from flask import Response, current_app, url_for
 
-from myproject.models import User
+from myproject.models import Item, User
 from myproject.models.item import item_dict
 
 
@@ -49,3 +49,12 @@ def user_response(
     if private:
         response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def created_response(created: Item | User) -> Response:
+    """The 201 answer for a new item or user: also what an idempotent retry replays."""
+    if isinstance(created, Item):
+        location = url_for("items.ItemById", item_id=created.id, _external=True)
+        return item_response(created, 201, Location=location)
+    location = url_for("users.UserById", user_id=created.id, _external=True)
+    return user_response(created, private=True, status=201, headers={"Location": location})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import url_for
 from flask.views import MethodView
 from flask_jwt_extended import current_user
 from sqlalchemy import select
@@ -19,7 +18,7 @@ from myproject.api.access import (
 )
 from myproject.api.listing import list_items
 from myproject.api.pagination import Ordering, paginate
-from myproject.api.responses import json_response, user_response
+from myproject.api.responses import created_response, json_response, user_response
 from myproject.caching import cached_get
 from myproject.extensions import limiter
 from myproject.idempotency import idempotent
@@ -66,9 +65,7 @@ class Users(MethodView):
     @blp.errors(409)
     def post(self, data: dict[str, Any]) -> Any:
         """Register a new user"""
-        user = services.create_user(**data)
-        location = url_for("users.UserById", user_id=user.id, _external=True)
-        return user_response(user, private=True, status=201, headers={"Location": location})
+        return created_response(services.create_user(**data))
 
 
 @blp.route("/users/<int4:user_id>")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 from flask import g
 from sqlalchemy import select
 
-from myproject.models import IdempotencyKey
+from myproject.models import IdempotencyKey, Item
 from tests.support import NEW_ITEM, assert_problem, item_count
 
 # --- Idempotency-Key ----------------------------------------------------------------------
@@ -121,3 +122,43 @@ def test_same_idempotency_key_from_another_user_is_processed(
     assert mine.get_json()["owner"]["id"] == user.id
     assert theirs.get_json()["owner"]["id"] == other.id
     assert item_count(session) == 2
+
+
+def unanswered(session: Any, key: str, age: timedelta) -> None:
+    """Turn the finished request with ``key`` into one that never answered, ``age`` ago,
+    and that wrote nothing."""
+    record = session.scalar(select(IdempotencyKey).where(IdempotencyKey.key == key))
+    session.delete(session.get(Item, json.loads(record.body)["id"]))
+    record.update(status=None, body=None, headers=None, created_at=datetime.now(UTC) - age)
+
+
+def test_reservation_older_than_the_request_timeout_is_taken_over(
+    app, client, auth_headers, session, user
+):
+    assert post_with_key(client, auth_headers, "died-1").status_code == 201
+    unanswered(session, "died-1", timedelta(seconds=app.config["REQUEST_TIMEOUT"] + 1))
+
+    response = post_with_key(client, auth_headers, "died-1")
+
+    assert response.status_code == 201
+    assert item_count(session) == 1
+
+
+def test_reservation_within_the_request_timeout_still_gets_409(
+    app, client, auth_headers, session, user
+):
+    assert post_with_key(client, auth_headers, "running-1").status_code == 201
+    unanswered(session, "running-1", timedelta(seconds=1))
+
+    response = post_with_key(client, auth_headers, "running-1")
+
+    assert_problem(response, 409)
+    assert item_count(session) == 0
+
+
+def test_answer_is_stored_with_the_write(client, auth_headers, session, user):
+    response = post_with_key(client, auth_headers, "stored-1")
+
+    record = session.scalar(select(IdempotencyKey).where(IdempotencyKey.key == "stored-1"))
+    assert response.status_code == record.status == 201
+    assert record.body == response.get_data(as_text=True)
