@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 export FLASK_APP := myproject
+# Port of `make run`: `make run PORT=8080`, or PORT / FLASK_RUN_PORT in the environment.
+PORT ?= $(or $(FLASK_RUN_PORT),5000)
 
 .PHONY: run test lint typecheck pytest bench clean
 
@@ -18,11 +20,13 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt -e '.[dev]'
 	touch $@
 
+# --debug: app.debug on and the reloader (flask run sets app.debug from the command line, not
+# from DevelopmentConfig); --no-debugger: an error never answers with a traceback page.
 run: $(VENV)/.installed
 	$(BIN)/flask db upgrade
-	@echo "API:  http://127.0.0.1:5000/api/items"
-	@echo "Docs: http://127.0.0.1:5000/api/docs"
-	$(BIN)/flask run --host 127.0.0.1 --port 5000
+	@echo "API:  http://127.0.0.1:$(PORT)/api/items"
+	@echo "Docs: http://127.0.0.1:$(PORT)/api/docs"
+	$(BIN)/flask run --debug --no-debugger --host 127.0.0.1 --port $(PORT)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

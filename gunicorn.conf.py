@@ -1,22 +1,97 @@
-"""gunicorn settings; a plain ``gunicorn`` in the project root serves the production app."""
+"""gunicorn settings; a plain ``gunicorn`` in the project root serves the production app.
 
+The master reads this file before it forks: a bad configuration ends it here, with one line
+naming the variable, instead of workers that fail to boot and are restarted in a loop.
+"""
+
+import contextlib
+import importlib.util
 import multiprocessing
 import os
+import signal
+import sys
+import threading
+from types import ModuleType
+from typing import Any
 
+from flask.cli import load_dotenv
+
+# Like `flask`: .flaskenv and .env from the current directory (or the nearest parent that has
+# one), never overriding a variable already set in the environment.
+load_dotenv()
 os.environ.setdefault("FLASK_CONFIG", "production")
-wsgi_app = "myproject:create_app()"
 
-bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"
-# Defaults chosen by bench/ on a 2-core machine (bench/results.md): gthread with one worker
-# per core and 4 threads matched 4 workers' throughput at half the memory; gevent and sync
-# cost more CPU per request.
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+
+def _app_config_module() -> ModuleType:
+    # By path, not `import myproject.config`: importing the package would load the whole app
+    # into the master, and workers forked after a HUP reload would keep the old code.
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "myproject", "config.py")
+    spec = importlib.util.spec_from_file_location("_myproject_config", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+wsgi_app = "myproject:create_app()"
 keepalive = 5
 timeout = 30
 graceful_timeout = 30
+# Request lines up to 8 KiB reach the app, which answers a too-long query string with a 414
+# problem (gunicorn's own default, 4094, answers HTML). 8190 is gunicorn's maximum, and the
+# default limit_request_field_size (8190) already lets a header as long through.
+limit_request_line = 8190
 accesslog = "-"
 errorlog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+
+_config = _app_config_module()
+try:
+    _config.load_config()
+    port = _config.env_int("PORT", 8000, minimum=1)
+    bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{port}"
+    # Defaults chosen by bench/ on a 2-core machine (bench/results.md): gthread with one
+    # worker per core and 4 threads matched 4 workers' throughput at half the memory; gevent
+    # and sync cost more CPU per request.
+    workers = _config.env_int("WEB_CONCURRENCY", multiprocessing.cpu_count(), minimum=1)
+    threads = _config.env_int("GUNICORN_THREADS", 4, minimum=1)
+    # How long a worker keeps serving after SIGTERM while /health/ready already answers 503,
+    # so that the load balancer stops sending traffic before the worker stops accepting it.
+    drain_seconds = _config.env_int("DRAIN_SECONDS", 5)
+    if drain_seconds >= graceful_timeout:
+        raise _config.ConfigError(
+            f"DRAIN_SECONDS must be less than the graceful timeout ({graceful_timeout} s), "
+            f"got {drain_seconds}"
+        )
+except _config.ConfigError as exc:
+    sys.exit(f"Configuration error: {exc}")
+
+
+def post_worker_init(worker: Any) -> None:
+    """On SIGTERM: readiness fails at once, the worker serves ``drain_seconds`` more, then
+    stops as gunicorn would have (in-flight requests finish within ``graceful_timeout``,
+    counted from the SIGTERM by the master)."""
+    from myproject.readiness import is_draining, start_draining
+
+    stop = worker.handle_exit
+
+    def stop_now(signum: int) -> None:
+        stop(signum, None)
+        # gthread wakes itself; the sync worker sleeps in select() on this pipe.
+        with contextlib.suppress(AttributeError, OSError):
+            os.write(worker.PIPE[1], b"\0")
+
+    def drain_then_stop(signum: int, frame: Any) -> None:
+        if is_draining():
+            return
+        start_draining()
+        worker.log.info("Draining for %s s before stopping", drain_seconds)
+        timer = threading.Timer(drain_seconds, stop_now, args=(signum,))
+        timer.daemon = True
+        timer.start()
+
+    signal.signal(signal.SIGTERM, drain_then_stop)
+    # As gunicorn does: SIGTERM must not interrupt a system call of a request being served.
+    signal.siginterrupt(signal.SIGTERM, False)

@@ -1,8 +1,14 @@
-"""Configuration classes. Every setting comes from the environment, coerced explicitly."""
+"""Configuration classes. Every setting comes from the environment, coerced explicitly.
+
+This module imports nothing but the standard library: ``gunicorn.conf.py`` loads it by path in
+the gunicorn master to refuse a bad configuration before forking, and the master must not
+import the app (a ``HUP`` reload would keep serving the old code).
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 # Values that must never sign tokens in production: our own dev defaults and the usual suspects.
@@ -20,6 +26,9 @@ KNOWN_DEFAULT_SECRETS = frozenset(
     }
 )
 MIN_SECRET_LENGTH = 32
+# "aaaa..." or "abababab..." is long enough but guessable; a random 32-character value (even
+# hex) has far more distinct characters than this.
+MIN_DISTINCT_SECRET_CHARACTERS = 5
 
 
 class ConfigError(RuntimeError):
@@ -95,6 +104,9 @@ class Config:
     ENV_NAME = "base"
     TESTING = False
     DEBUG = False
+    # Readiness (and myproject.readiness.migrations_pending) compare the database's
+    # alembic_version with the head of migrations/.
+    CHECK_MIGRATIONS = True
     # Where the service URLs come from (the test lanes read their own variables).
     DATABASE_URL_VARIABLE = "DATABASE_URL"
     REDIS_URL_VARIABLE = "REDIS_URL"
@@ -109,6 +121,7 @@ class Config:
         )
         self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
         self.SQLALCHEMY_TRACK_MODIFICATIONS = False
+        self.SQLALCHEMY_ECHO = env_bool("SQLALCHEMY_ECHO", False)
         self.MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024, minimum=1)
         # gunicorn's worker timeout (gunicorn.conf.py reads the same variable): a request
         # still unanswered after it is dead, and its Idempotency-Key reservation abandoned.
@@ -201,12 +214,20 @@ def instance_path() -> str:
 
 class DevelopmentConfig(Config):
     ENV_NAME = "development"
-    DEBUG = False
+    # Safe: `make run` binds 127.0.0.1. Flask would then re-raise unhandled exceptions (to the
+    # server's HTML error page or debugger) and turn a missing form key into a 500; the API
+    # keeps answering problem JSON exactly as in production, and errors.py logs the traceback.
+    DEBUG = True
+    PROPAGATE_EXCEPTIONS = False
+    TRAP_BAD_REQUEST_ERRORS = False
 
 
 class TestingConfig(Config):
     ENV_NAME = "testing"
     TESTING = True
+    # The suite builds its schema with db.create_all(), which Alembic never stamps; the tests
+    # of the migrations check turn it on for their own app.
+    CHECK_MIGRATIONS = False
     # Only TEST_* variables steer the test lanes, so a developer's DATABASE_URL is never used.
     DATABASE_URL_VARIABLE = "TEST_DATABASE_URL"
     REDIS_URL_VARIABLE = "TEST_REDIS_URL"
@@ -237,6 +258,7 @@ class ProductionConfig(Config):
         return "NullCache"
 
     def validate(self) -> None:
+        keys: dict[str, str] = {}
         for name in ("SECRET_KEY", "JWT_SECRET_KEY"):
             value = os.environ.get(name, "").strip()
             if not value:
@@ -247,6 +269,14 @@ class ProductionConfig(Config):
                 )
             if value.lower() in KNOWN_DEFAULT_SECRETS:
                 raise ConfigError(f"{name} is a known default value; generate a random one.")
+            if len(set(value)) < MIN_DISTINCT_SECRET_CHARACTERS:
+                raise ConfigError(
+                    f"{name} has too few distinct characters to be random; generate a random one."
+                )
+            keys[name] = value
+        if keys["SECRET_KEY"] == keys["JWT_SECRET_KEY"]:
+            # Two keys so that one leak does not give away both.
+            raise ConfigError("JWT_SECRET_KEY must differ from SECRET_KEY; generate another one.")
         if not os.environ.get("DATABASE_URL", "").strip():
             raise ConfigError("DATABASE_URL is not set; production needs a database URL.")
 
@@ -269,3 +299,15 @@ def load_config(name: str | None = None) -> Config:
     config = config_class()
     config.validate()
     return config
+
+
+def startup_warnings(settings: Mapping[str, Any]) -> list[str]:
+    """Settings that work but that an operator most likely did not mean (logged at start)."""
+    warnings: list[str] = []
+    production = settings["ENV_NAME"] == "production"
+    if production and settings["RATELIMIT_ENABLED"] and not settings.get("REDIS_URL"):
+        warnings.append(
+            "REDIS_URL is not set: each worker process counts rate limits on its own, so a "
+            "client gets every limit once per worker; set REDIS_URL to share the counts."
+        )
+    return warnings

@@ -5,15 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
+from flask.blueprints import BlueprintSetupState
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import text
 
 from myproject.caching import redis_available
-from myproject.extensions import db
+from myproject.config import startup_warnings
+from myproject.readiness import DATABASE_OK, database_state, is_draining
 from myproject.schemas.health import HealthSchema, ReadinessSchema
 
 blp = Blueprint("health", __name__, url_prefix="/health", description="Operations probes")
+
+
+@blp.record_once
+def log_startup_warnings(state: BlueprintSetupState) -> None:
+    # Once per app, so once per worker process, when the app is built: not per request.
+    for message in startup_warnings(state.app.config):
+        state.app.logger.warning(message)
 
 
 @blp.route("")
@@ -27,18 +35,25 @@ class Health(MethodView):
 @blp.route("/ready")
 class Ready(MethodView):
     @blp.response(200, ReadinessSchema)
-    @blp.alt_response(503, schema=ReadinessSchema, description="The database is unreachable")
+    @blp.alt_response(
+        503,
+        schema=ReadinessSchema,
+        description="The process is shutting down (draining), the database is unreachable, "
+        "or its schema is behind the migrations",
+    )
     def get(self) -> tuple[dict[str, Any], int]:
-        """Readiness: the database answers; Redis, when configured, is reported"""
-        checks = {"database": "ok"}
-        try:
-            db.session.execute(text("SELECT 1"))
-        except Exception:
-            db.session.rollback()
-            checks["database"] = "unavailable"
-        if current_app.config.get("REDIS_URL"):
-            checks["redis"] = "ok" if redis_available() else "unavailable"
-        if checks["database"] != "ok":
+        """Readiness: the database answers and is migrated; Redis is reported"""
+        checks = {"database": database_state(), "redis": redis_state()}
+        if is_draining():
+            # The load balancer stops sending traffic while this worker still serves it.
+            return {"status": "draining", "checks": checks}, 503
+        if checks["database"] != DATABASE_OK:
             return {"status": "unavailable", "checks": checks}, 503
-        status = "ok" if checks.get("redis", "ok") == "ok" else "degraded"
+        status = "degraded" if checks["redis"] == "unavailable" else "ok"
         return {"status": status, "checks": checks}, 200
+
+
+def redis_state() -> str:
+    if not current_app.config.get("REDIS_URL"):
+        return "not configured"
+    return "ok" if redis_available() else "unavailable"

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import logging
+import re
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from myproject import create_app
-from myproject.config import engine_options, normalize_database_url
+from myproject.config import engine_options, load_config, normalize_database_url
 from myproject.extensions import db as _db
 from myproject.models import User
 
 GOOD_SECRET = "p9Xv2LqT7mZr4NsW8bYc1HdK6fJ3gQeA"  # 32 characters, not a known default
 GOOD_JWT_SECRET = "Z8yX7wV6uT5sR4qP3oN2mL1kJ0iH9gFe"
 CLOSED_PORT_DB = "postgresql+psycopg://postgres@127.0.0.1:1/nope"
+# env_int("NAME", ...), os.environ.get("NAME"), DATABASE_URL_VARIABLE = "NAME", ...
+VARIABLE_READ = re.compile(
+    r"(?:env_(?:str|int|bool)\(\s*|os\.environ\.get\(\s*|_VARIABLE = |setdefault\(\s*)"
+    r'"([A-Z][A-Z0-9_]*)"'
+)
 ENV_VARS = (
     "FLASK_CONFIG",
     "SECRET_KEY",
@@ -31,6 +38,7 @@ ENV_VARS = (
     "LOG_FORMAT",
     "DB_POOL_SIZE",
     "DB_MAX_OVERFLOW",
+    "SQLALCHEMY_ECHO",
 )
 
 
@@ -92,6 +100,38 @@ def test_production_refuses_unsafe_secret(production_env, monkeypatch, name, val
     assert message.startswith("Configuration error: ")
     assert name in message
     assert reason in message
+
+
+@pytest.mark.parametrize("name", ["SECRET_KEY", "JWT_SECRET_KEY"])
+@pytest.mark.parametrize("value", ["a" * 40, "ab" * 20, "Zz9-" * 12])
+def test_production_refuses_a_secret_of_a_few_repeated_characters(
+    production_env, monkeypatch, name, value
+):
+    monkeypatch.setenv(name, value)
+
+    with pytest.raises(SystemExit) as excinfo:
+        create_app("production")
+
+    message = str(excinfo.value.code)
+    assert message.startswith("Configuration error: ")
+    assert name in message
+    assert "random" in message
+
+
+def test_production_refuses_the_same_secret_for_both_keys(production_env, monkeypatch):
+    monkeypatch.setenv("JWT_SECRET_KEY", GOOD_SECRET)
+
+    with pytest.raises(SystemExit) as excinfo:
+        create_app("production")
+
+    message = str(excinfo.value.code)
+    assert message.startswith("Configuration error: JWT_SECRET_KEY must differ from SECRET_KEY")
+
+
+def test_production_accepts_a_random_hex_secret(production_env, monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "9f86d081884c7d659a2feaa0c55ad015")
+
+    assert load_config("production").SECRET_KEY == "9f86d081884c7d659a2feaa0c55ad015"
 
 
 @pytest.mark.parametrize("value", [None, "", "  "])
@@ -286,8 +326,20 @@ def test_ready_checks_the_database(client, redis_url):
     response = client.get("/health/ready")
 
     assert response.status_code == 200
-    expected_checks = {"database": "ok"} | ({"redis": "ok"} if redis_url else {})
-    assert response.get_json() == {"status": "ok", "checks": expected_checks}
+    redis = "ok" if redis_url else "not configured"
+    assert response.get_json() == {"status": "ok", "checks": {"database": "ok", "redis": redis}}
+
+
+def test_ready_says_when_redis_is_not_configured():
+    app = app_for("sqlite://", REDIS_URL=None)
+
+    response = app.test_client().get("/health/ready")
+
+    assert response.status_code == 200
+    assert response.get_json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "redis": "not configured"},
+    }
 
 
 def test_ready_is_503_when_the_database_is_unreachable():
@@ -312,3 +364,109 @@ def test_ready_is_degraded_when_redis_is_unreachable():
         "status": "degraded",
         "checks": {"database": "ok", "redis": "unavailable"},
     }
+
+
+def local_counter_warnings(caplog):
+    return [
+        r for r in caplog.records if r.levelno == logging.WARNING and "REDIS_URL" in r.getMessage()
+    ]
+
+
+def test_production_without_redis_warns_once_that_limits_are_per_worker(production_env, caplog):
+    caplog.set_level(logging.WARNING)
+    app = create_app("production", {"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    client = app.test_client()
+    for _ in range(3):
+        client.get("/health")
+
+    warnings = local_counter_warnings(caplog)
+    assert len(warnings) == 1
+    assert "each worker process counts rate limits" in warnings[0].getMessage()
+    dispose(app)
+
+
+@pytest.mark.parametrize(
+    ("config_name", "env"),
+    [
+        ("production", {"REDIS_URL": "redis://cache:6379/0"}),
+        ("production", {"RATELIMIT_ENABLED": "false"}),
+        ("development", {}),
+    ],
+)
+def test_no_per_worker_limits_warning_when_it_does_not_apply(
+    production_env, monkeypatch, caplog, config_name, env
+):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    caplog.set_level(logging.WARNING)
+
+    app = create_app(config_name, {"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+
+    assert local_counter_warnings(caplog) == []
+    dispose(app)
+
+
+def test_development_runs_with_debug():
+    app = create_app("development", {"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+
+    assert app.debug is True
+    dispose(app)
+
+
+@pytest.fixture()
+def dev_boom_app():
+    """Development config (DEBUG on) with a route that fails and one that reads a missing key."""
+    from flask import request
+
+    app = create_app("development", {"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("kaboom-dev-secret")
+
+    @app.get("/missing-key")
+    def missing_key():
+        return {"value": request.args["nope"]}
+
+    yield app
+    dispose(app)
+
+
+def test_development_error_is_problem_json_without_traceback(dev_boom_app):
+    response = dev_boom_app.test_client().get("/boom")
+
+    assert response.status_code == 500
+    assert response.mimetype == "application/problem+json"
+    text = response.get_data(as_text=True)
+    assert "Traceback" not in text and "kaboom-dev-secret" not in text
+    assert response.get_json()["request_id"] == response.headers["X-Request-ID"]
+
+
+def test_development_missing_query_key_is_400_as_in_production(dev_boom_app):
+    response = dev_boom_app.test_client().get("/missing-key")
+
+    assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, False), ("true", True), ("0", False)])
+def test_sqlalchemy_echo_is_read_from_the_environment(monkeypatch, value, expected):
+    if value is not None:
+        monkeypatch.setenv("SQLALCHEMY_ECHO", value)
+
+    app = create_app("testing")
+
+    assert app.config["SQLALCHEMY_ECHO"] is expected
+    dispose(app)
+
+
+def test_env_example_lists_every_variable_the_settings_read():
+    root = Path(__file__).resolve().parent.parent
+    read = set()
+    for source in ("myproject/config.py", "gunicorn.conf.py"):
+        read |= set(VARIABLE_READ.findall((root / source).read_text()))
+    example = (root / ".env.example").read_text()
+    listed = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", example, flags=re.MULTILINE))
+
+    assert "DRAIN_SECONDS" in read
+    assert read - listed == set()

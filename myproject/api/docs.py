@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
+from werkzeug.exceptions import NotFound
 
 from myproject.extensions import limiter
 
 bp = Blueprint("docs", __name__)
 
+# What flask-smorest's Swagger UI page (flask_smorest/spec/templates/swagger_ui.html) loads.
+# The bundle's other files (source maps, its demo index page and petstore initializer, the
+# OAuth2 redirect page) are not part of our docs and are not published.
+SWAGGER_UI_ASSETS = frozenset(
+    {"swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js"}
+)
+
 
 @bp.get("/api/docs/assets/<path:filename>")
 @limiter.exempt
 def swagger_ui_asset(filename: str) -> Response:
+    if filename not in SWAGGER_UI_ASSETS:
+        raise NotFound(f"No docs asset {filename!r}.")
     return send_from_directory(swagger_ui_path, filename, max_age=86400)

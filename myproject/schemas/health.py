@@ -6,5 +6,7 @@ class HealthSchema(Schema):
 
 
 class ReadinessSchema(Schema):
-    status = fields.String(required=True, metadata={"description": "ok, degraded or unavailable"})
+    status = fields.String(
+        required=True, metadata={"description": "ok, degraded, unavailable or draining"}
+    )
     checks = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
