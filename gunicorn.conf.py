@@ -35,7 +35,6 @@ def _app_config_module() -> ModuleType:
 
 wsgi_app = "myproject:create_app()"
 keepalive = 5
-timeout = 30
 graceful_timeout = 30
 # Request lines up to 8 KiB reach the app, which answers a too-long query string with a 414
 # problem (gunicorn's own default, 4094, answers HTML). 8190 is gunicorn's maximum, and the
@@ -51,6 +50,9 @@ _config = _app_config_module()
 try:
     _config.load_config()
     port = _config.env_int("PORT", 8000, minimum=1)
+    # The app reads the same variable: a reservation of an Idempotency-Key older than this
+    # belongs to a request gunicorn has killed.
+    timeout = _config.env_int("REQUEST_TIMEOUT", 30, minimum=1)
     bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{port}"
     # Defaults chosen by bench/ on a 2-core machine (bench/results.md): gthread with one
     # worker per core and 4 threads matched 4 workers' throughput at half the memory; gevent

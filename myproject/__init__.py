@@ -18,7 +18,7 @@ from myproject.config import (
 )
 from myproject.dbpool import configure_engine
 from myproject.extensions import cache, db, jwt, limiter, ma, migrate
-from myproject.logs import configure_logging
+from myproject.logs import configure_logging, log_startup_warnings
 
 # Absolute, so `flask db ...` works from any working directory.
 MIGRATIONS_DIR = os.path.join(
@@ -35,6 +35,7 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     app = Flask(__name__, static_folder=None)
     configure(app, config_name, overrides)
     configure_logging(app)
+    log_startup_warnings(app)
     hooks.init_app(app)  # first: see hooks.init_app
     init_extensions(app)
     events.subscribe(app, caching.invalidate_after_change)

@@ -8,7 +8,6 @@ import the app (a ``HUP`` reload would keep serving the old code).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from typing import Any
 
 # Values that must never sign tokens in production: our own dev defaults and the usual suspects.
@@ -299,15 +298,3 @@ def load_config(name: str | None = None) -> Config:
     config = config_class()
     config.validate()
     return config
-
-
-def startup_warnings(settings: Mapping[str, Any]) -> list[str]:
-    """Settings that work but that an operator most likely did not mean (logged at start)."""
-    warnings: list[str] = []
-    production = settings["ENV_NAME"] == "production"
-    if production and settings["RATELIMIT_ENABLED"] and not settings.get("REDIS_URL"):
-        warnings.append(
-            "REDIS_URL is not set: each worker process counts rate limits on its own, so a "
-            "client gets every limit once per worker; set REDIS_URL to share the counts."
-        )
-    return warnings

@@ -12,10 +12,17 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request
-from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    DataError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+)
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from myproject.extensions import db
+from myproject.readiness import migrations_pending
 
 bp = Blueprint("errors", __name__)
 log = logging.getLogger(__name__)
@@ -113,11 +120,31 @@ def handle_database_unavailable(error: Exception) -> Response:
         db.session.rollback()
     except Exception:  # the connection is already gone; the pool replaces it
         pass
+    if migrations_pending():  # a missing table looks like an outage to the driver
+        return schema_behind()
     log.error("database unavailable: %s", type(error).__name__)
     return problem(
         503,
         "The database is unavailable; retry shortly.",
         headers={"Retry-After": "5"},
+    )
+
+
+@bp.app_errorhandler(ProgrammingError)
+def handle_programming_error(error: ProgrammingError) -> Response:
+    """PostgreSQL's undefined table or column: the schema is behind, or a bug (500)."""
+    db.session.rollback()
+    if migrations_pending():
+        return schema_behind()
+    return handle_internal_error(InternalServerError(original_exception=error))
+
+
+def schema_behind() -> Response:
+    log.error("database schema behind the code: migrations pending")
+    return problem(
+        503,
+        "The database schema is behind the code: migrations pending (run flask db upgrade).",
+        headers={"Retry-After": "30"},
     )
 
 

@@ -5,23 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
-from flask.blueprints import BlueprintSetupState
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from myproject.caching import redis_available
-from myproject.config import startup_warnings
 from myproject.readiness import DATABASE_OK, database_state, is_draining
 from myproject.schemas.health import HealthSchema, ReadinessSchema
 
 blp = Blueprint("health", __name__, url_prefix="/health", description="Operations probes")
-
-
-@blp.record_once
-def log_startup_warnings(state: BlueprintSetupState) -> None:
-    # Once per app, so once per worker process, when the app is built: not per request.
-    for message in startup_warnings(state.app.config):
-        state.app.logger.warning(message)
 
 
 @blp.route("")

@@ -9,7 +9,12 @@ import uuid
 
 from flask import Flask, Request, Response, current_app, g, request
 from flask.sessions import SecureCookieSessionInterface
-from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
+from werkzeug.exceptions import (
+    BadRequest,
+    RequestEntityTooLarge,
+    RequestURITooLarge,
+    UnsupportedMediaType,
+)
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from myproject.extensions import cors
@@ -19,6 +24,9 @@ _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 # Per-request state kept in ``g`` (see ``start_request``).
 REQUEST_STATE = ("token_claims", "caller", "caller_session")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# Longer query strings are refused (414); the server lets request lines up to 8 KiB through
+# (gunicorn.conf.py, deploy/nginx.conf) so that the refusal is this problem JSON.
+MAX_QUERY_STRING = 4096
 CORS_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 CORS_ALLOW_HEADERS = [
     "Authorization",
@@ -64,6 +72,7 @@ def init_app(app: Flask) -> None:
         )
     app.session_interface = NoCookieSession()
     app.before_request(start_request)
+    app.before_request(check_query_string)
     app.before_request(check_request_body)
     app.after_request(add_response_headers)
 
@@ -94,6 +103,13 @@ def start_request() -> None:
     g.request_id = incoming if _SANE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
 
 
+def check_query_string() -> None:
+    if len(request.query_string) > MAX_QUERY_STRING:
+        raise RequestURITooLarge(
+            f"The query string is longer than {MAX_QUERY_STRING} bytes; send fewer parameters."
+        )
+
+
 def check_request_body() -> None:
     """Reject a body before any view or extension reads it.
 
@@ -120,6 +136,8 @@ def check_request_body() -> None:
 def add_response_headers(response: Response) -> Response:
     response.headers[REQUEST_ID_HEADER] = g.get("request_id") or uuid.uuid4().hex
     response.headers["X-Content-Type-Options"] = "nosniff"
+    # The server sends Date; werkzeug's make_conditional (ETag answers) would add a second.
+    response.headers.pop("Date", None)
     if response.status_code in (204, 304) or (
         request.method == "OPTIONS" and not response.content_length
     ):

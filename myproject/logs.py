@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import Flask, g, has_request_context
 
@@ -49,3 +51,27 @@ def configure_logging(app: Flask) -> None:
     root.setLevel(app.config["LOG_LEVEL"])
     app.logger.handlers.clear()
     app.logger.propagate = True
+
+
+def startup_warnings(settings: Mapping[str, Any]) -> list[str]:
+    """Settings that work but that an operator most likely did not mean."""
+    warnings: list[str] = []
+    if settings["ENV_NAME"] != "production":
+        return warnings
+    if settings["RATELIMIT_ENABLED"] and not settings.get("REDIS_URL"):
+        warnings.append(
+            "REDIS_URL is not set: each worker process counts rate limits on its own, so a "
+            "client gets every limit once per worker; set REDIS_URL to share the counts."
+        )
+    if not settings.get("TRUSTED_HOSTS"):
+        warnings.append(
+            "ALLOWED_HOSTS is not set: any Host header is answered and echoed into Location "
+            "and Link URLs; set it to the host names this service answers for."
+        )
+    return warnings
+
+
+def log_startup_warnings(app: Flask) -> None:
+    # Once per app, so once per worker process, when the app is built: not per request.
+    for message in startup_warnings(app.config):
+        app.logger.warning(message)

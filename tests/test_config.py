@@ -470,3 +470,28 @@ def test_env_example_lists_every_variable_the_settings_read():
 
     assert "DRAIN_SECONDS" in read
     assert read - listed == set()
+
+
+def allowed_hosts_warnings(caplog):
+    return [r for r in caplog.records if "ALLOWED_HOSTS" in r.getMessage()]
+
+
+def test_production_without_allowed_hosts_warns_once(production_env, caplog):
+    caplog.set_level(logging.WARNING)
+    app = create_app("production", {"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    for _ in range(2):
+        app.test_client().get("/health")
+
+    assert len(allowed_hosts_warnings(caplog)) == 1
+    dispose(app)
+
+
+def test_production_with_allowed_hosts_does_not_warn(production_env, monkeypatch, caplog):
+    monkeypatch.setenv("ALLOWED_HOSTS", "api.example.com")
+    caplog.set_level(logging.WARNING)
+
+    app = create_app("production", {"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+
+    assert allowed_hosts_warnings(caplog) == []
+    assert app.config["TRUSTED_HOSTS"] == ["api.example.com"]
+    dispose(app)

@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 
 from myproject import create_app
+from tests.support import assert_problem
 
 SPA = "https://spa.example"
 CORS_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -158,3 +159,23 @@ def test_json_responses_forbid_everything_in_csp(client):
 
     assert response.status_code == 200
     assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+
+
+def test_query_string_over_4_kib_is_a_414_problem(client):
+    response = client.get("/api/items?q=" + "x" * 4100)
+
+    assert_problem(response, 414)
+
+
+def test_query_string_of_4_kib_is_served(client):
+    response = client.get("/api/items?pad=" + "x" * (4096 - 4))
+
+    assert response.status_code == 200
+
+
+def test_the_app_leaves_date_to_the_server(client, item):
+    first = client.get(f"/api/items/{item.id}")
+    cached = client.get(f"/api/items/{item.id}")
+
+    assert first.status_code == cached.status_code == 200
+    assert "Date" not in first.headers and "Date" not in cached.headers

@@ -235,9 +235,30 @@ def test_6_kib_request_line_gets_a_json_answer(dotenv_server):
 
     status, content_type, body = server.get("/health?pad=" + "x" * 6 * 1024)
 
+    assert status == 414, body
+    assert content_type == "application/problem+json"
+    assert json.loads(body)["status"] == 414
+
+
+def test_4_kib_query_string_is_served(dotenv_server):
+    server, _ = dotenv_server
+
+    status, _, body = server.get("/health?pad=" + "x" * (4096 - 4))
+
     assert status == 200, body
-    assert content_type.startswith("application/json")
-    assert json.loads(body) == {"status": "ok"}
+
+
+def test_item_read_carries_one_date_header(dotenv_server):
+    server, _ = dotenv_server
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    try:
+        conn.request("GET", "/api/items/1")
+        response = conn.getresponse()
+        response.read()
+    finally:
+        conn.close()
+
+    assert len(response.headers.get_all("Date") or []) == 1
 
 
 # --- draining on SIGTERM ----------------------------------------------------------------------

@@ -128,3 +128,32 @@ def test_development_checks_migrations_by_default():
     }
     with app.app_context():
         _db.engine.dispose()
+
+
+@pytest.fixture()
+def empty_database(tmp_path):
+    """A database nobody ran `flask db upgrade` on (PostgreSQL in that lane, else SQLite)."""
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        yield f"sqlite:///{tmp_path / 'empty.sqlite'}"
+        return
+    from myproject.config import normalize_database_url
+    from tests.support import TempDatabase
+
+    with TempDatabase(normalize_database_url(base)) as url:
+        yield url
+
+
+@pytest.mark.parametrize("path", ["/api/items", "/api/items/1", "/api/users"])
+def test_api_on_an_unmigrated_database_is_503_saying_migrations_pending(empty_database, path):
+    app = create_app(
+        "testing", {"SQLALCHEMY_DATABASE_URI": empty_database, "CHECK_MIGRATIONS": True}
+    )
+
+    response = app.test_client().get(path)
+
+    assert response.status_code == 503
+    assert response.mimetype == "application/problem+json"
+    assert "migrations pending" in response.get_json()["detail"]
+    with app.app_context():
+        _db.engine.dispose()
