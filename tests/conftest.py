@@ -6,6 +6,7 @@ PostgreSQL a throwaway database is created for the run and dropped afterwards.
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -186,6 +187,16 @@ def sql_statements(db: Any) -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
+
+
+@pytest.fixture()
+def restore_logging() -> Iterator[None]:
+    """create_app reconfigures the root logger; put it back for the rest of the suite."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture()

@@ -49,14 +49,16 @@ def clean_env(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
-@pytest.fixture(autouse=True)
-def restore_logging():
-    """create_app reconfigures the root logger; put it back for the rest of the suite."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+pytestmark = pytest.mark.usefixtures("restore_logging")
+
+
+def startup_refusal() -> str:
+    """The one-line message production refuses to start with."""
+    with pytest.raises(SystemExit) as excinfo:
+        create_app("production")
+    message = str(excinfo.value.code)
+    assert message.startswith("Configuration error: ")
+    return message
 
 
 @pytest.fixture()
@@ -93,11 +95,8 @@ def test_production_refuses_unsafe_secret(production_env, monkeypatch, name, val
     else:
         monkeypatch.setenv(name, value)
 
-    with pytest.raises(SystemExit) as excinfo:
-        create_app("production")
+    message = startup_refusal()
 
-    message = str(excinfo.value.code)
-    assert message.startswith("Configuration error: ")
     assert name in message
     assert reason in message
 
@@ -109,11 +108,8 @@ def test_production_refuses_a_secret_of_a_few_repeated_characters(
 ):
     monkeypatch.setenv(name, value)
 
-    with pytest.raises(SystemExit) as excinfo:
-        create_app("production")
+    message = startup_refusal()
 
-    message = str(excinfo.value.code)
-    assert message.startswith("Configuration error: ")
     assert name in message
     assert "random" in message
 

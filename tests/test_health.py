@@ -7,7 +7,6 @@ inside the per-test transaction.
 
 from __future__ import annotations
 
-import logging
 import os
 
 import pytest
@@ -24,14 +23,7 @@ HEAD = SCRIPT.get_current_head()
 CLOSED_PORT_DB = "postgresql+psycopg://postgres@127.0.0.1:1/nope"
 
 
-@pytest.fixture(autouse=True)
-def restore_logging():
-    """create_app reconfigures the root logger; put it back for the rest of the suite."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 @pytest.fixture()
