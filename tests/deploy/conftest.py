@@ -4,10 +4,10 @@ deselected by default in pyproject.toml). Every process started here is stopped 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +27,7 @@ from tests.deploy.support import (
     Server,
     nginx_prefix,
     port_is_free,
+    request,
     start_nginx,
     wait_for_port,
 )
@@ -154,11 +155,12 @@ def gunicorn(app_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) 
 @pytest.fixture(scope="module")
 def stack(nginx: Server, gunicorn: Server) -> Server:
     """nginx on 8080 with the app behind it; the app answers through nginx."""
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        with socket.create_connection(("127.0.0.1", NGINX_PORT), timeout=2) as sock:
-            sock.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-            if sock.recv(32).startswith(b"HTTP/1.1 200"):
+        with contextlib.suppress(OSError):
+            if request("GET", "/health", timeout=5).status == 200:
                 return nginx
-        time.sleep(0.1)
-    raise AssertionError("the app did not answer /health through nginx within 10 s")
+        time.sleep(0.2)
+    raise AssertionError(
+        f"the app did not answer /health through nginx:\n{gunicorn.log.read_text()}"
+    )
