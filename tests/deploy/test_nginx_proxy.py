@@ -258,7 +258,7 @@ def _request_through_copy(nginx_bin: str, prefix: Path, port: int, upstream_port
         silent.close()
 
 
-def test_a_silent_client_is_dropped_after_10_seconds(nginx: Server):
+def test_a_client_that_does_not_finish_its_headers_is_dropped_after_10_seconds(nginx: Server):
     with socket.create_connection(("127.0.0.1", nginx.port), timeout=20) as sock:
         sock.sendall(b"GET /api/items HTTP/1.1\r\nHost: loc")  # ...and nothing more
         started = time.monotonic()
