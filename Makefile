@@ -6,7 +6,7 @@ export FLASK_APP := myproject
 # Port of `make run`: `make run PORT=8080`, or PORT / FLASK_RUN_PORT in the environment.
 PORT ?= $(or $(FLASK_RUN_PORT),5000)
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest e2e-nginx bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,16 @@ pytest: $(VENV)/.installed-dev
 	$(BIN)/pytest --cov=myproject --cov-report=term
 
 test: lint typecheck pytest
+
+# deploy/nginx.conf end to end (tests/deploy): Debian's nginx on 8080 in front of gunicorn on
+# 8000 (both ports must be free), a throwaway PostgreSQL database, Redis db 9.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+e2e-nginx: $(VENV)/.installed-dev
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { \
+		echo "e2e-nginx: installing Debian's nginx"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nginx; }
+	$(BIN)/pytest -m nginx tests/deploy
 
 bench: $(VENV)/.installed-dev
 	bash bench/run.sh

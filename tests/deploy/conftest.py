@@ -1,0 +1,166 @@
+"""The shipped deploy/nginx.conf, run as is by Debian's nginx on 8080 in front of the real app
+(gunicorn on 8000, PostgreSQL, Redis). Collected only by `make e2e-nginx` (marker ``nginx``,
+deselected by default in pyproject.toml). Every process started here is stopped by its PID."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+
+from myproject.config import normalize_database_url
+from tests.deploy.support import (
+    APP_PORT,
+    NGINX_CONF,
+    NGINX_PORT,
+    ROOT,
+    Server,
+    nginx_prefix,
+    port_is_free,
+    request,
+    start_nginx,
+    wait_for_port,
+)
+from tests.support import TempDatabase
+
+# A throwaway database is created next to this one and dropped afterwards.
+DATABASE_URL = os.environ.get("E2E_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("E2E_REDIS_URL", "redis://127.0.0.1:6379/9")  # flushed after the run
+
+
+def nginx_binary() -> str | None:
+    return shutil.which("nginx") or next(
+        (path for path in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(path, os.X_OK)),
+        None,
+    )
+
+
+@pytest.fixture(scope="session")
+def nginx_bin() -> str:
+    binary = nginx_binary()
+    if binary is None:
+        pytest.skip("nginx is not installed (`make e2e-nginx` installs Debian's nginx)")
+    return binary
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ports_are_free() -> None:
+    """The shipped file listens on 8080 and proxies to 8000: both must be ours to take."""
+    taken = [port for port in (NGINX_PORT, APP_PORT) if not port_is_free(port)]
+    if taken:
+        pytest.exit(
+            f"port(s) {taken} on 127.0.0.1 are in use; deploy/nginx.conf listens on "
+            f"{NGINX_PORT} and proxies to {APP_PORT}: stop whatever holds them "
+            f"(`ss -ltnp 'sport = :{taken[0]}'`) and run `make e2e-nginx` again",
+            returncode=3,
+        )
+
+
+@pytest.fixture(scope="session")
+def nginx(nginx_bin: str) -> Iterator[Server]:
+    """The shipped configuration, untouched, on 8080."""
+    with nginx_prefix() as prefix:
+        server = start_nginx(nginx_bin, prefix, NGINX_CONF, NGINX_PORT)
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    try:
+        with TempDatabase(normalize_database_url(DATABASE_URL)) as url:
+            yield url
+    except psycopg.OperationalError as error:
+        pytest.fail(f"PostgreSQL at {DATABASE_URL} is needed (E2E_DATABASE_URL): {error}")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.flushdb()
+    except redis.ConnectionError as error:
+        pytest.fail(f"Redis at {REDIS_URL} is needed (E2E_REDIS_URL): {error}")
+    try:
+        yield REDIS_URL
+    finally:
+        client.flushdb()
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def app_env(database_url: str, redis_url: str) -> dict[str, str]:
+    """The production configuration as an operator would run it behind this nginx."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEST_", "GUNICORN_", "PORT"))}
+    return env | {
+        "FLASK_APP": "myproject",
+        "FLASK_CONFIG": "production",
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "JWT_SECRET_KEY": secrets.token_urlsafe(48),
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "TRUSTED_PROXIES": "1",
+        "GUNICORN_BIND": f"127.0.0.1:{APP_PORT}",
+        "WEB_CONCURRENCY": "2",
+        "GUNICORN_THREADS": "4",
+        "DRAIN_SECONDS": "0",
+        # Low enough that a 2 KB body shows the app's own 413 passing through nginx.
+        "MAX_CONTENT_LENGTH": "1000",
+        # Every request here comes from 127.0.0.1: one generous bucket, counted per hour.
+        "RATELIMIT_ANONYMOUS": "100000 per hour",
+        "RATELIMIT_DEFAULT": "100000 per hour",
+        "RATELIMIT_REGISTER": "100 per hour",
+        "RATELIMIT_LOGIN": "100 per hour",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+@pytest.fixture(scope="module")
+def gunicorn(app_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The real app with the project's gunicorn.conf.py on 127.0.0.1:8000, schema migrated."""
+    bindir = Path(sys.executable).parent
+    subprocess.run(
+        [str(bindir / "flask"), "db", "upgrade"],
+        cwd=ROOT,
+        env=app_env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(bindir / "gunicorn")], cwd=ROOT, env=app_env, stdout=out, stderr=out
+        )
+    server = Server(process, APP_PORT, log)
+    try:
+        wait_for_port(APP_PORT, process, log, timeout=30)
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(nginx: Server, gunicorn: Server) -> Server:
+    """nginx on 8080 with the app behind it; the app answers through nginx."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            if request("GET", "/health", timeout=5).status == 200:
+                return nginx
+        time.sleep(0.2)
+    raise AssertionError(
+        f"the app did not answer /health through nginx:\n{gunicorn.log.read_text()}"
+    )
