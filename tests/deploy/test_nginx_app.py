@@ -142,6 +142,13 @@ def test_a_request_line_of_8_kib_reaches_the_app(stack):
     assert body["instance"] == path
 
 
+def test_the_apps_own_414_for_a_long_query_string_passes_through(stack):
+    answer = request("GET", "/api/items?filler=" + "a" * 5000)
+
+    assert_proxy_problem(answer, 414)
+    assert not from_nginx(answer)
+
+
 def test_long_link_headers_come_back_through_the_proxy(stack):
     # Links keep the other query parameters: a 4 KB one makes 8 KB of Link header.
     answer = request("GET", "/api/items?per_page=1&filler=" + "a" * 4000)
