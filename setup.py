@@ -29,6 +29,8 @@ setup(
         "Flask-SocketIO>=5.5,<6",
         "python-socketio>=5.12,<6",
         "simple-websocket>=1.0,<2",
+        # gunicorn's gevent worker (the default worker class, chosen by bench/).
+        "gevent>=24.10.1",
     ],
     extras_require={
         "dev": [

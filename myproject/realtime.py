@@ -270,3 +270,15 @@ def disconnect_ended_logins(socketio: SocketIO, sockets: Sockets) -> list[str]:
         with sockets.lock:
             sockets.logins.pop(sid, None)
     return ended
+
+
+def disconnect_all(app: Flask) -> int:
+    """Disconnect every socket of this process (a worker that stops: the clients reconnect
+    elsewhere instead of holding its graceful stop open); how many there were."""
+    socketio: SocketIO = app.extensions["socketio"]
+    sockets: Sockets = app.extensions[STATE]
+    with sockets.lock:
+        sids = list(sockets.logins)
+    for sid in sids:
+        socketio.server.disconnect(sid, namespace="/")
+    return len(sids)
