@@ -44,7 +44,17 @@ accesslog = "-"
 errorlog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+# Worker model, chosen by bench/ (bench/results.md, "Worker model"): gevent. Every connection
+# is a greenlet, so connections that trickle their request or sit idle on a Socket.IO
+# websocket cost memory, not a thread: 50 of each leave item reads at p99 well under 1 s,
+# where gthread 2x4 answered none (each such client holds a thread) and gthread 2x128 held
+# them with a slower p99 and 128 threads per worker. gunicorn's gevent worker monkey-patches
+# the standard library before it loads the app; nothing here imports psycopg (which supports
+# gevent by itself once patched) or the app. The websocket transport runs on simple-websocket
+# (gevent-websocket must not be installed: python-engineio would require its own worker).
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
+# Connections per gevent worker (requests, slow clients and sockets together).
+worker_connections = 1000
 
 _config = _app_config_module()
 try:
@@ -54,9 +64,7 @@ try:
     # belongs to a request gunicorn has killed.
     timeout = _config.env_int("REQUEST_TIMEOUT", 30, minimum=1)
     bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{port}"
-    # Defaults chosen by bench/ on a 2-core machine (bench/results.md): gthread with one
-    # worker per core and 4 threads matched 4 workers' throughput at half the memory; gevent
-    # and sync cost more CPU per request.
+    # One worker per core (bench/results.md). GUNICORN_THREADS applies to gthread only.
     workers = _config.env_int("WEB_CONCURRENCY", multiprocessing.cpu_count(), minimum=1)
     threads = _config.env_int("GUNICORN_THREADS", 4, minimum=1)
     # How long a worker keeps serving after SIGTERM while /health/ready already answers 503,
@@ -81,7 +89,13 @@ def post_worker_init(worker: Any) -> None:
 
     def stop_now(signum: int) -> None:
         stop(signum, None)
-        # gthread wakes itself; the sync worker sleeps in select() on this pipe.
+        # Open Socket.IO connections would hold the graceful stop open until the master kills
+        # the worker: close them now, and their clients reconnect to a live worker.
+        with contextlib.suppress(Exception):
+            from myproject.realtime import disconnect_all
+
+            disconnect_all(worker.wsgi)
+        # gthread and gevent wake themselves; the sync worker sleeps in select() on this pipe.
         with contextlib.suppress(AttributeError, OSError):
             os.write(worker.PIPE[1], b"\0")
 
@@ -90,6 +104,14 @@ def post_worker_init(worker: Any) -> None:
             return
         start_draining()
         worker.log.info("Draining for %s s before stopping", drain_seconds)
+        monkey = sys.modules.get("gevent.monkey")
+        if monkey is not None and monkey.is_module_patched("threading"):
+            # Under gevent this handler runs in the event loop, where starting a thread (which
+            # waits for it to start) is a blocking call: schedule a greenlet instead.
+            import gevent
+
+            gevent.spawn_later(drain_seconds, stop_now, signum)
+            return
         timer = threading.Timer(drain_seconds, stop_now, args=(signum,))
         timer.daemon = True
         timer.start()

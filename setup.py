@@ -25,6 +25,12 @@ setup(
         "gunicorn>=23",
         "python-dotenv>=1.0,<2",
         "swagger-ui-bundle>=1.1,<2",
+        # Socket.IO (myproject.realtime); simple-websocket serves the websocket transport.
+        "Flask-SocketIO>=5.5,<6",
+        "python-socketio>=5.12,<6",
+        "simple-websocket>=1.0,<2",
+        # gunicorn's gevent worker (the default worker class, chosen by bench/).
+        "gevent>=24.10.1",
     ],
     extras_require={
         "dev": [
@@ -33,6 +39,8 @@ setup(
             "ruff>=0.8",
             "mypy>=1.13",
             "openapi-spec-validator>=0.7",
+            # python-socketio's client against live servers (websocket-client, requests).
+            "python-socketio[client]>=5.12,<6",
         ],
     },
 )

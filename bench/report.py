@@ -19,6 +19,9 @@ from pathlib import Path
 
 COMPARE_BEGIN = "<!-- compare-workers:begin -->"
 COMPARE_END = "<!-- compare-workers:end -->"
+# Hand-written, kept like the targets: why the default worker class is what it is.
+WORKER_MODEL_BEGIN = "<!-- worker-model:begin -->"
+WORKER_MODEL_END = "<!-- worker-model:end -->"
 TARGETS_BEGIN = "<!-- targets:begin -->"
 TARGETS_END = "<!-- targets:end -->"
 
@@ -331,16 +334,24 @@ def render_compare(out_dir: Path) -> list[str]:
         f"- date: {meta.get('date', '?')}; {meta.get('nproc', '?')} cores; "
         f"{meta.get('size', '?')} items; wrk {meta.get('wrk_args', '?')}",
         "- both apps run under each setting; RSS is the sum over the workers of each app",
+        "- slow + idle: `bench/slow_clients.py` against ours (50 connections trickling a header "
+        "or body one byte every 3 s, 50 idle Socket.IO clients on the websocket transport), "
+        "then 50 timed item reads: read p99 ms, failed reads, idle sockets that connected",
         "",
         "| gunicorn | scenario | ours req/s | ours p50 ms | ours p99 ms | ours non-2xx "
         "| ours app CPU ms/req | floor req/s | floor p99 ms | ours/floor req/s "
-        "| RSS ours / floor (MiB) |",
-        "|" + " --- |" * 11,
+        "| RSS ours / floor (MiB) | slow + idle: read p99 ms, failed, sockets |",
+        "|" + " --- |" * 12,
     ]
     for config in configs:
         by_key = {(r["scenario"], r["app"]): r for r in runs if r["group"] == config}
         rss = read_kv(out_dir / f"rss-compare-{config}.kv")
         rss_text = f"{rss.get('ours', '?')} / {rss.get('floor', '?')}"
+        slow = read_kv(out_dir / f"slow-{config}.kv")
+        slow_text = (
+            f"{slow.get('p99_ms', '?')}, {slow.get('failed', '?')}/{slow.get('reads', '?')}, "
+            f"{slow.get('idle_connected', '?')}/{slow.get('idle', '?')}"
+        )
         for scenario in ("item_uncached", "list_p1"):
             o = by_key.get((scenario, "ours"), {})
             f = by_key.get((scenario, "floor"), {})
@@ -348,7 +359,8 @@ def render_compare(out_dir: Path) -> list[str]:
                 f"| {config} | {scenario} | {rps(o.get('rps'))} | {ms(o.get('p50_us'))} "
                 f"| {ms(o.get('p99_us'))} | {errors(o or None)} | {cpu(o.get('cpu_app_ms'))} "
                 f"| {rps(f.get('rps'))} "
-                f"| {ms(f.get('p99_us'))} | {ratio(o.get('rps'), f.get('rps'))} | {rss_text} |"
+                f"| {ms(f.get('p99_us'))} | {ratio(o.get('rps'), f.get('rps'))} | {rss_text} "
+                f"| {slow_text if scenario == 'item_uncached' else ''} |"
             )
     lines += ["", COMPARE_END]
     return lines
@@ -373,9 +385,10 @@ def write_results(results: Path, main: str | None, compare: str | None) -> None:
     old = results.read_text() if results.exists() else ""
     # The hand-written assessment of the targets survives regeneration (edit it after a run).
     old, targets = split_section(old, TARGETS_BEGIN, TARGETS_END)
+    old, worker_model = split_section(old, WORKER_MODEL_BEGIN, WORKER_MODEL_END)
     old_main, old_compare = split_compare(old)
     body = (main if main is not None else old_main).rstrip() + "\n"
-    for section in (compare if compare is not None else old_compare, targets):
+    for section in (compare if compare is not None else old_compare, worker_model, targets):
         if section:
             body += "\n" + section.strip() + "\n"
     results.write_text(body)

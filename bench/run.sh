@@ -403,11 +403,14 @@ main_run() {
 
 # --------------------------------------------------------------------------- worker classes
 compare_run() {
-  local configs=("sync 4 1" "gthread 2 4" "gthread 4 4")
-  if "$BIN/python" -c 'import gevent' 2>/dev/null; then
-    configs+=("gevent 4 1")
-  else
+  # "class workers threads" per configuration; COMPARE_CONFIGS="gevent 2 1;gthread 2 4" overrides.
+  local configs=("sync 4 1" "gthread 2 4" "gthread 4 4" "gthread 2 128" "gevent 2 1" "gevent 4 1")
+  if [[ -n ${COMPARE_CONFIGS:-} ]]; then IFS=';' read -r -a configs <<<"$COMPARE_CONFIGS"; fi
+  if ! "$BIN/python" -c 'import gevent' 2>/dev/null; then
     log "gevent is not installed in $VENV: skipping the gevent worker"
+    local kept=() c
+    for c in "${configs[@]}"; do [[ $c == gevent* ]] || kept+=("$c"); done
+    configs=("${kept[@]}")
   fi
   seed "$COMPARE_SIZE"
   echo "size=$COMPARE_SIZE" >>"$OUT/meta.txt"
@@ -427,6 +430,11 @@ compare_run() {
     local ours_total=$RSS_TOTAL
     worker_rss floor >"$OUT/rss-$label-floor.txt"
     printf 'ours=%s\nfloor=%s\n' "$ours_total" "$RSS_TOTAL" >"$OUT/rss-compare-$label.kv"
+    # API.md "Capacity under slow and idle clients": 50 trickling connections and 50 idle
+    # Socket.IO clients, then 50 timed item reads (ours only; bounded to about a minute).
+    "$BIN/python" bench/slow_clients.py "http://127.0.0.1:$OURS_PORT" --id-max "$COMPARE_SIZE" |
+      tr ' ' '\n' >"$OUT/slow-$label.kv" || log "slow-client scenario failed for $label"
+    log "slow clients $label: $(paste -sd' ' "$OUT/slow-$label.kv")"
     stop_servers
   done
   unset GUNICORN_WORKER_CLASS WEB_CONCURRENCY GUNICORN_THREADS

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from myproject import caching, events, hooks
+from myproject import caching, events, hooks, realtime
 from myproject import extensions as ext  # not `api`: the myproject.api package takes that name
 from myproject.config import (
     ConfigError,
@@ -39,6 +39,9 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     hooks.init_app(app)  # first: see hooks.init_app
     init_extensions(app)
     events.subscribe(app, caching.invalidate_after_change)
+    # Socket.IO at /socket.io/ and item events after each commit. Bound per app rather than
+    # kept in extensions.py: Flask-SocketIO holds one server per SocketIO object.
+    realtime.init_app(app)
     register_blueprints(app)
     register_cli(app)
     app.shell_context_processor(shell_context)

@@ -171,6 +171,8 @@ class Config:
         else:
             self.CACHE_TYPE = self.default_local_cache()
 
+        # Socket.IO fan-out to every worker and instance (myproject.realtime); unset: in-process.
+        self.SOCKETIO_MESSAGE_QUEUE = env_str("SOCKETIO_MESSAGE_QUEUE", "") or self.REDIS_URL
         self.CORS_ORIGINS = [
             origin.strip() for origin in env_str("CORS_ORIGINS", "").split(",") if origin.strip()
         ]
@@ -240,6 +242,7 @@ class TestingConfig(Config):
         # A cheap hash keeps the suite fast; production keeps scrypt.
         self.PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
         self.JWT_COOKIE_SECURE = False
+        self.SOCKETIO_MESSAGE_QUEUE = None  # Flask-SocketIO's test client refuses a queue
 
 
 class ProductionConfig(Config):

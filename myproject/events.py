@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from flask import Flask, current_app, has_app_context
@@ -24,6 +24,7 @@ CHANGES = "myproject_changes"
 CALLBACKS = "myproject_on_commit"
 BEFORE_COMMIT = "myproject_before_commit"
 SUBSCRIBERS = "myproject_after_commit"
+CAPTURERS = "myproject_capture"
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,9 @@ class Change:
     action: Literal["created", "updated", "deleted"]
     table: str
     id: Any
+    # What ``capture`` asked to keep of the row at flush time (after the commit the session
+    # can no longer read it, and a deleted row is gone); not part of equality.
+    snapshot: Any = field(default=None, compare=False)
 
 
 Subscriber = Callable[[list[Change]], None]
@@ -41,6 +45,12 @@ Subscriber = Callable[[list[Change]], None]
 def subscribe(app: Flask, subscriber: Subscriber) -> None:
     """Call ``subscriber(changes)`` after every commit that changed rows (in the app context)."""
     app.extensions.setdefault(SUBSCRIBERS, []).append(subscriber)
+
+
+def capture(app: Flask, table: str, capturer: Callable[[Any], Any]) -> None:
+    """Keep ``capturer(obj)`` of every flushed change to ``table`` as ``Change.snapshot``
+    (None if it raises: a follower must never fail the write)."""
+    app.extensions.setdefault(CAPTURERS, {})[table] = capturer
 
 
 def on_commit(session: Session | scoped_session[Any], callback: Callable[[], None]) -> None:
@@ -71,6 +81,7 @@ def _run_before_commit(session: Session) -> None:
 @event.listens_for(Session, "after_flush")
 def _record_changes(session: Session, _flush: UOWTransaction) -> None:
     recorded: list[Change] = session.info.setdefault(CHANGES, [])
+    capturers = current_app.extensions.get(CAPTURERS, {}) if has_app_context() else {}
     for action, objects in (
         ("created", session.new),
         ("updated", (obj for obj in session.dirty if session.is_modified(obj))),
@@ -79,7 +90,8 @@ def _record_changes(session: Session, _flush: UOWTransaction) -> None:
         for obj in objects:
             table = getattr(obj, "__tablename__", None)
             if table is not None:
-                recorded.append(Change(action, table, getattr(obj, "id", None)))  # type: ignore[arg-type]
+                snapshot = _captured(capturers.get(table), obj)
+                recorded.append(Change(action, table, getattr(obj, "id", None), snapshot))  # type: ignore[arg-type]
 
 
 @event.listens_for(Session, "after_commit")
@@ -97,6 +109,16 @@ def _run_after_commit(session: Session) -> None:
 def _forget(session: Session) -> None:
     for name in (CHANGES, CALLBACKS, BEFORE_COMMIT):
         session.info.pop(name, None)
+
+
+def _captured(capturer: Callable[[Any], Any] | None, obj: Any) -> Any:
+    if capturer is None:
+        return None
+    try:
+        return capturer(obj)
+    except Exception:
+        log.exception("capturing a flushed row failed")
+        return None
 
 
 def _safely(function: Callable[..., None], *args: Any) -> None:
