@@ -25,6 +25,8 @@ setup(
         "gunicorn>=23",
         "python-dotenv>=1.0,<2",
         "swagger-ui-bundle>=1.1,<2",
+        "celery[redis]>=5.5,<6",
+        "Flask-Mail>=0.10,<0.11",
     ],
     extras_require={
         "dev": [
@@ -33,6 +35,7 @@ setup(
             "ruff>=0.8",
             "mypy>=1.13",
             "openapi-spec-validator>=0.7",
+            "aiosmtpd>=1.4,<2",
         ],
     },
 )
