@@ -17,7 +17,9 @@ class OutboxEmail(TimestampModel):
     """
 
     __tablename__ = "outbox_emails"
-    __table_args__ = (Index("ix_outbox_emails_status_next_attempt_at", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_emails_status_next_attempt_at", "status", "next_attempt_at"),
+    )
 
     kind: Mapped[str] = mapped_column(String(32), nullable=False)
     user_id: Mapped[int] = mapped_column(
