@@ -1,6 +1,10 @@
 """Celery made from the Flask app (Flask's "Background Tasks with Celery" pattern): every
-task runs inside the app context. Without a broker, jobs run in the web process instead,
-right after the request (or CLI command) whose transaction committed them."""
+task runs inside the app context.
+
+Without a broker, jobs run in the web process instead, right after the request whose
+transaction committed them: once its response has been sent (``call_on_close``), so a
+request never waits for SMTP, and asking for a password reset takes as long for an unknown
+address as for a known one. Outside a request (a CLI command) they run at its end."""
 
 from __future__ import annotations
 
@@ -8,9 +12,9 @@ import os
 from typing import Any
 
 from celery import Celery, Task
-from flask import Flask
+from flask import Flask, Response
 
-from myproject import tasks
+from myproject import outbox, tasks
 from myproject.config import instance_path
 
 HOUSEKEEPING_EVERY = 3600.0
@@ -26,10 +30,22 @@ def init_app(app: Flask) -> Celery:
     celery.conf.update(celery_settings(app.config))
     celery.set_default()
     app.extensions["celery"] = celery
+
     # Embedded mode: outbox.dispatch defers to these (a no-op when nothing was deferred).
-    app.teardown_request(tasks.run_deferred)
+    @app.after_request
+    def deliver_after_response(response: Response) -> Response:
+        ids = outbox.take_deferred()
+        if ids:
+            response.call_on_close(lambda: _run_in_app_context(app, ids))
+        return response
+
     app.teardown_appcontext(tasks.run_deferred)
     return celery
+
+
+def _run_in_app_context(app: Flask, ids: list[int]) -> None:
+    with app.app_context():
+        tasks.run_jobs(ids)
 
 
 def celery_settings(config: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -87,8 +88,13 @@ def purge_expired() -> dict[str, int]:
 
 
 def run_deferred(_exc: BaseException | None = None) -> None:
-    """Deliver the emails committed during this request or command (no broker configured)."""
-    for outbox_id in outbox.take_deferred():
+    """Deliver the emails committed in this app context that are still waiting (no broker)."""
+    run_jobs(outbox.take_deferred())
+
+
+def run_jobs(ids: Sequence[int]) -> None:
+    """Deliver these emails in this process (no broker); failures are logged, not raised."""
+    for outbox_id in ids:
         try:
             delay = deliver_email(outbox_id)
         except Exception:  # the request is answered; a failure here is only logged
