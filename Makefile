@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export FLASK_APP := myproject
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run worker beat test lint typecheck pytest e2e-jobs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,13 @@ run: $(VENV)/.installed
 	@echo "Docs: http://127.0.0.1:5000/api/docs"
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
+# Background jobs (README "Jobs and email"): they need a broker, CELERY_BROKER_URL or REDIS_URL.
+worker: $(VENV)/.installed
+	$(BIN)/celery -A myproject.celery_app worker --loglevel=INFO
+
+beat: $(VENV)/.installed
+	$(BIN)/celery -A myproject.celery_app beat --loglevel=INFO
+
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -35,6 +42,12 @@ pytest: $(VENV)/.installed-dev
 	$(BIN)/pytest --cov=myproject --cov-report=term
 
 test: lint typecheck pytest
+
+# The email jobs on real parts only (a worker process, an SMTP sink): PostgreSQL and Redis.
+e2e-jobs: $(VENV)/.installed-dev
+	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} \
+	TEST_REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/12} \
+	  $(BIN)/pytest -p no:warnings tests/jobs/test_worker.py
 
 bench: $(VENV)/.installed-dev
 	bash bench/run.sh

@@ -240,8 +240,9 @@ class TestingConfig(Config):
         return "sqlite://"
 
     def default_broker_url(self) -> str | None:
-        # Embedded jobs (and Flask-Mail's recorded outbox) unless a test starts a worker.
-        return os.environ.get("TEST_CELERY_BROKER_URL") or None
+        # Jobs run in the test process (Flask-Mail records the emails); the worker tests set
+        # CELERY_BROKER_URL themselves.
+        return None
 
     def __init__(self) -> None:
         super().__init__()

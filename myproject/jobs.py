@@ -53,6 +53,9 @@ def celery_settings(config: Any) -> dict[str, Any]:
     return {
         "broker_url": config["CELERY_BROKER_URL"],
         "broker_connection_retry_on_startup": True,
+        # A worker waits for the broker however long it is away (Celery gives up after 100
+        # attempts by default, about 50 minutes).
+        "broker_connection_max_retries": None,
         "broker_transport_options": {
             # Redis redelivers a message unacknowledged for this long (see CELERY_VISIBILITY_
             # TIMEOUT); the outbox lease, not this, brings back a dead worker's email quickly.

@@ -5,9 +5,10 @@ Nothing is lost and, in normal operation, nothing goes out twice:
 
 - the job first claims its row with a conditional UPDATE (pending -> sending), so a second
   copy of a job (a retry that raced the relay, a redelivered message) finds nothing to do;
-- enqueueing happens after the commit and a broker outage is only logged: the relay (on beat)
-  re-enqueues pending rows that no worker took within ``OUTBOX_RELAY_INTERVAL`` seconds, and
-  rows a worker claimed more than ``OUTBOX_LEASE`` seconds ago without finishing (it died);
+- enqueueing happens after the commit and a broker outage is only logged: the relay (on beat,
+  every ``OUTBOX_RELAY_INTERVAL`` seconds) re-enqueues pending rows that no worker took within
+  that interval (at most ``RELAY_GRACE_MAX``), and rows a worker claimed more than
+  ``OUTBOX_LEASE`` seconds ago without finishing (it died);
 - an SMTP failure puts the row back to pending with an exponential backoff until
   ``MAIL_RETRY_FOR`` seconds after the first attempt, then marks it failed.
 """
@@ -32,6 +33,9 @@ PENDING, SENDING, SENT, FAILED, SKIPPED = "pending", "sending", "sent", "failed"
 WELCOME, PASSWORD_RESET = "welcome", "password_reset"
 DELIVER_TASK = "myproject.deliver_email"
 RELAY_BATCH = 500
+# A pending row younger than this may still have its first message in the queue. Capped, so
+# that an email committed while the broker was down leaves within interval + 15 s of its return.
+RELAY_GRACE_MAX = 15
 # Ids whose delivery runs in this process once the request (or command) is over: no broker.
 DEFERRED = "myproject_outbox_deferred"
 
@@ -168,7 +172,7 @@ def relay() -> int:
     config = current_app.config
     now = utcnow()
     lease_over = now - timedelta(seconds=config["OUTBOX_LEASE"])
-    overdue = now - timedelta(seconds=config["OUTBOX_RELAY_INTERVAL"])
+    overdue = now - timedelta(seconds=min(config["OUTBOX_RELAY_INTERVAL"], RELAY_GRACE_MAX))
     due: ColumnElement[bool] = (
         (OutboxEmail.status == PENDING) & (OutboxEmail.next_attempt_at <= overdue)
     ) | ((OutboxEmail.status == SENDING) & (OutboxEmail.claimed_at < lease_over))
