@@ -40,7 +40,10 @@ def hash_token(token: str) -> str:
 def request_reset(*, email: str) -> None:
     """Start a reset for the active account with ``email``, superseding older ones; do
     nothing for an unknown or inactive address (the caller answers the same either way)."""
-    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    # Locking the user serialises concurrent requests, so only the newest token stays live.
+    user = db.session.scalar(
+        select(User).where(User.email == email.strip().lower()).with_for_update()
+    )
     if user is None or not user.is_active:
         # No email is composed here for anyone (the job does that), so this path and the
         # one below differ by two inserts, not by an SMTP conversation.

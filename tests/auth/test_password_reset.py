@@ -208,3 +208,26 @@ def test_limit_answers_known_and_unknown_addresses_alike(limited, user):
     assert known.status_code == unknown.status_code == 429
     assert known.get_json()["detail"] == unknown.get_json()["detail"]
     assert known.headers["Retry-After"] == unknown.headers["Retry-After"]
+
+
+def test_reset_email_is_composed_after_the_response_is_sent(client, user, sent):
+    # Known and unknown addresses cost the same: the request itself composes nothing.
+    response = client.post("/auth/password-reset", json={"email": "alice@example.com"})
+    assert response.status_code == 202
+    assert sent == []
+
+    response.close()
+
+    assert len(sent) == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [("/auth/password-reset", "202"), ("/auth/password-reset/confirm", "204")],
+)
+def test_openapi_documents_the_reset_endpoints(client, path, status):
+    spec = client.get("/api/openapi.json").get_json()
+
+    responses = spec["paths"][path]["post"]["responses"]
+
+    assert {status, "400", "422", "429"} <= set(responses)
