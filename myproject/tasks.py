@@ -30,6 +30,7 @@ def deliver_email(outbox_id: int) -> int | None:
     row = outbox.claim(outbox_id)
     if row is None:
         return None  # sent, being sent by another job, or gone: this job is a duplicate
+    kind = row.kind
     try:
         message = mail.compose(row)
         if message is not None:
@@ -37,7 +38,7 @@ def deliver_email(outbox_id: int) -> int | None:
     except Exception as exc:  # any failure is retried with backoff, then marked failed
         db.session.rollback()
         if not isinstance(exc, smtplib.SMTPException | OSError):
-            log.exception("email %s (%s): composing or sending failed", outbox_id, row.kind)
+            log.exception("email %s (%s): composing or sending failed", outbox_id, kind)
         return outbox.release_for_retry(outbox_id, exc)
     outbox.finish(row, status=outbox.SENT if message is not None else outbox.SKIPPED)
     return None
