@@ -207,7 +207,8 @@ def test_limit_answers_known_and_unknown_addresses_alike(limited, user):
 
     assert known.status_code == unknown.status_code == 429
     assert known.get_json()["detail"] == unknown.get_json()["detail"]
-    assert known.headers["Retry-After"] == unknown.headers["Retry-After"]
+    # Whole seconds to the window's end: two requests may straddle a second boundary.
+    assert abs(int(known.headers["Retry-After"]) - int(unknown.headers["Retry-After"])) <= 1
 
 
 def test_reset_email_is_composed_after_the_response_is_sent(client, user, sent):
