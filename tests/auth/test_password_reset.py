@@ -13,8 +13,7 @@ from sqlalchemy import select, update
 from myproject.extensions import mail
 from myproject.models import OutboxEmail, PasswordReset
 from myproject.models.base import utcnow
-from tests.jobs.conftest import make_app  # noqa: F401  (fixture)
-from tests.jobs.support import ask_reset, confirm_reset, token_in
+from tests.jobs.support import app_factory, ask_reset, confirm_reset, token_in
 from tests.support import PASSWORD, bearer
 
 NEW_PASSWORD = "brand-new-password-7"
@@ -167,12 +166,13 @@ def test_a_new_request_after_the_email_is_sent_keeps_one_live_token(client, db, 
 
 
 @pytest.fixture()
-def limited(make_app):  # noqa: F811
-    return make_app(
-        RATELIMIT_ENABLED=True,
-        RATELIMIT_PASSWORD_RESET="2 per hour",
-        RATELIMIT_ANONYMOUS="1000 per minute",
-    ).test_client()
+def limited(db, database_url):
+    with app_factory(database_url) as make_app:
+        yield make_app(
+            RATELIMIT_ENABLED=True,
+            RATELIMIT_PASSWORD_RESET="2 per hour",
+            RATELIMIT_ANONYMOUS="1000 per minute",
+        ).test_client()
 
 
 def statuses(client, email: str, addresses: list[str]) -> list[int]:

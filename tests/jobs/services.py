@@ -104,7 +104,12 @@ class SmtpSink:
 
 
 class Worker:
-    """``celery -A myproject.celery_app worker --beat`` in a child process."""
+    """``celery -A myproject.celery_app worker --beat`` in a child process.
+
+    The embedded beat is a child process of the worker that outlives a SIGKILL of its parent,
+    so the worker starts a process group of its own (its id is the worker's PID) and the whole
+    group is killed.
+    """
 
     def __init__(self, env: dict[str, str], log_dir: Path) -> None:
         self.env = env
@@ -124,7 +129,12 @@ class Worker:
         ]  # fmt: skip
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+                command,
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         wait_for(
             lambda: " ready." in self.log() or self.process.poll() is not None, timeout, "worker"
@@ -133,18 +143,12 @@ class Worker:
         return self
 
     def kill(self) -> None:
-        """SIGKILL: the worker gets no chance to finish or hand anything back."""
-        if self.process is not None and self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        """SIGKILL to the worker and its beat: no chance to finish or hand anything back."""
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
 
     def log(self) -> str:
         with contextlib.suppress(OSError):

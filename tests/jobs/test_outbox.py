@@ -11,8 +11,7 @@ from sqlalchemy import select, update
 from myproject import tasks
 from myproject.models import OutboxEmail
 from myproject.models.base import utcnow
-from tests.jobs.conftest import smtp_down
-from tests.jobs.support import register
+from tests.jobs.support import register, smtp_down
 
 
 def only_row(db) -> OutboxEmail:

@@ -5,7 +5,6 @@ per-test rolled-back transaction). Short relay, lease and backoff settings keep 
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -18,13 +17,11 @@ import redis
 from flask import Flask
 from sqlalchemy import select
 
-from myproject import create_app
 from myproject.config import normalize_database_url
-from myproject.extensions import db, limiter
+from myproject.extensions import db
 from myproject.models import OutboxEmail, User
-from tests.jobs.conftest import LIMITER_STATE
 from tests.jobs.services import SmtpSink, Worker, wait_for
-from tests.jobs.support import ask_reset, confirm_reset, register, token_in
+from tests.jobs.support import app_factory, ask_reset, confirm_reset, register, token_in
 from tests.support import TcpProxy, TempDatabase
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
@@ -67,9 +64,10 @@ def queue() -> Iterator[str]:
     name = f"test-jobs-{uuid.uuid4().hex[:10]}"
     yield name
     client = redis.Redis.from_url(REDIS_URL)
-    client.delete(name, f"_kombu.binding.{name}")
+    for key in client.scan_iter(match=f"*{name}*"):  # the queue and kombu's bindings
+        client.delete(key)
     for tag, raw in client.hgetall("unacked").items():  # what the killed worker held
-        if json.loads(raw)[-1] == name:
+        if name.encode() in raw:
             client.hdel("unacked", tag)
             client.zrem("unacked_index", tag)
 
@@ -92,18 +90,18 @@ def broker_url(proxy: TcpProxy) -> str:
 @pytest.fixture(scope="module")
 def web(database_url_shared: str, queue: str, broker: TcpProxy) -> Iterator[Flask]:
     """The web app on the shared database (not the per-test rolled-back transaction)."""
-    saved = {name: getattr(limiter, name) for name in LIMITER_STATE}
-    settings = {"SQLALCHEMY_DATABASE_URI": database_url_shared, "SECRET_KEY": SECRET_KEY}
-    settings |= {"CELERY_BROKER_URL": broker_url(broker), "CELERY_QUEUE": queue}
-    settings |= {"REDIS_URL": None, "CACHE_TYPE": "SimpleCache", "CACHE_OPTIONS": None}
-    app = create_app("testing", settings | {"RATELIMIT_STORAGE_URI": "memory://", **TUNING})
-    with app.app_context():
-        db.create_all()
-    yield app
-    with app.app_context():
-        db.engine.dispose()
-    for name, value in saved.items():
-        setattr(limiter, name, value)
+    with app_factory(database_url_shared) as factory:
+        app = factory(
+            SECRET_KEY=SECRET_KEY,
+            CELERY_BROKER_URL=broker_url(broker),
+            CELERY_QUEUE=queue,
+            **TUNING,
+        )
+        with app.app_context():
+            db.create_all()
+        yield app
+        with app.app_context():
+            db.engine.dispose()
 
 
 @pytest.fixture(scope="module")
