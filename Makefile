@@ -6,7 +6,7 @@ export FLASK_APP := myproject
 # Port of `make run`: `make run PORT=8080`, or PORT / FLASK_RUN_PORT in the environment.
 PORT ?= $(or $(FLASK_RUN_PORT),5000)
 
-.PHONY: run test lint typecheck pytest e2e-nginx bench clean
+.PHONY: run worker beat test lint typecheck pytest e2e-nginx e2e-jobs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,13 @@ run: $(VENV)/.installed
 	@echo "API:  http://127.0.0.1:$(PORT)/api/items"
 	@echo "Docs: http://127.0.0.1:$(PORT)/api/docs"
 	$(BIN)/flask run --debug --no-debugger --host 127.0.0.1 --port $(PORT)
+
+# Background jobs (README "Jobs and email"): they need a broker, CELERY_BROKER_URL or REDIS_URL.
+worker: $(VENV)/.installed
+	$(BIN)/celery -A myproject.celery_app worker --loglevel=INFO
+
+beat: $(VENV)/.installed
+	$(BIN)/celery -A myproject.celery_app beat --loglevel=INFO
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
@@ -49,6 +56,12 @@ e2e-nginx: $(VENV)/.installed-dev
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nginx; }
 	$(BIN)/pytest -m nginx tests/deploy
+
+# The email jobs on real parts only (a worker process, an SMTP sink): PostgreSQL and Redis.
+e2e-jobs: $(VENV)/.installed-dev
+	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} \
+	TEST_REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/12} \
+	  $(BIN)/pytest -p no:warnings tests/jobs/test_worker.py
 
 bench: $(VENV)/.installed-dev
 	bash bench/run.sh

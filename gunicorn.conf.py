@@ -25,10 +25,15 @@ os.environ.setdefault("FLASK_CONFIG", "production")
 def _app_config_module() -> ModuleType:
     # By path, not `import myproject.config`: importing the package would load the whole app
     # into the master, and workers forked after a HUP reload would keep the old code.
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "myproject", "config.py")
-    spec = importlib.util.spec_from_file_location("_myproject_config", path)
+    package = os.path.join(os.path.dirname(os.path.abspath(__file__)), "myproject", "config")
+    spec = importlib.util.spec_from_file_location(
+        "_myproject_config",
+        os.path.join(package, "__init__.py"),
+        submodule_search_locations=[package],  # its relative imports
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 

@@ -31,6 +31,8 @@ setup(
         "simple-websocket>=1.0,<2",
         # gunicorn's gevent worker (the default worker class, chosen by bench/).
         "gevent>=24.10.1",
+        "celery[redis]>=5.5,<6",
+        "Flask-Mail>=0.10,<0.11",
     ],
     extras_require={
         "dev": [
@@ -41,6 +43,7 @@ setup(
             "openapi-spec-validator>=0.7",
             # python-socketio's client against live servers (websocket-client, requests).
             "python-socketio[client]>=5.12,<6",
+            "aiosmtpd>=1.4,<2",
         ],
     },
 )

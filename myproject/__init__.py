@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from myproject import caching, events, hooks, realtime
+from myproject import caching, events, hooks, jobs, realtime
 from myproject import extensions as ext  # not `api`: the myproject.api package takes that name
 from myproject.config import (
     ConfigError,
@@ -17,7 +17,7 @@ from myproject.config import (
     normalize_database_url,
 )
 from myproject.dbpool import configure_engine
-from myproject.extensions import cache, db, jwt, limiter, ma, migrate
+from myproject.extensions import cache, db, jwt, limiter, ma, mail, migrate
 from myproject.logs import configure_logging, log_startup_warnings
 
 # Absolute, so `flask db ...` works from any working directory.
@@ -76,11 +76,14 @@ def init_extensions(app: Flask) -> None:
     limiter.init_app(app)
     hooks.init_cors(app)
     ext.api.init_app(app)
+    mail.init_app(app)
+    jobs.init_app(app)  # Celery, or jobs in this process without a broker
 
 
 def register_blueprints(app: Flask) -> None:
     from myproject import errors, health
     from myproject.api import docs, items, users
+    from myproject.auth import password_reset
     from myproject.auth import routes as auth_routes
 
     # Problem-JSON error handlers for the whole app (registered after api.init_app, so they
@@ -90,6 +93,8 @@ def register_blueprints(app: Flask) -> None:
     ext.api.register_blueprint(health.blp)
     # Authentication: tokens, refresh rotation, logout.
     ext.api.register_blueprint(auth_routes.blp)
+    # Password reset by email (tokens mailed by a background job).
+    ext.api.register_blueprint(password_reset.blp)
     # The REST resources.
     ext.api.register_blueprint(users.blp)
     ext.api.register_blueprint(items.blp)
@@ -98,10 +103,11 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    from myproject.cli import create_user_command, seed_command
+    from myproject.cli import create_user_command, outbox_command, seed_command
 
     app.cli.add_command(create_user_command)
     app.cli.add_command(seed_command)
+    app.cli.add_command(outbox_command)
 
 
 def shell_context() -> dict[str, Any]:

@@ -16,6 +16,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
+from myproject import outbox, tasks
 from myproject.extensions import db
 from myproject.models import Item, User
 from myproject.models.base import utcnow
@@ -178,3 +179,23 @@ def _seed_items(count: int, rng: random.Random, batch_size: int) -> int:
             bar.update(size)
             done += size
     return missing
+
+
+@click.group("outbox", invoke_without_command=True)
+@click.pass_context
+@with_appcontext
+def outbox_command(ctx: click.Context) -> None:
+    """Show the email outbox: how many emails wait (pending) and how many failed."""
+    if ctx.invoked_subcommand is None:
+        for status, count in outbox.counts().items():
+            click.echo(f"{status}: {count}")
+
+
+@outbox_command.command("retry")
+@with_appcontext
+def outbox_retry_command() -> None:
+    """Re-queue failed emails (a fresh set of attempts), and pending ones no worker took."""
+    failed = outbox.retry_failed()
+    overdue = outbox.relay()
+    tasks.run_deferred()  # without a broker the emails go out now, from this command
+    click.echo(f"re-queued {failed} failed and {overdue} overdue email(s)")

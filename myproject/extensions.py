@@ -7,6 +7,7 @@ from flask_caching import Cache
 from flask_cors import CORS
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
+from flask_mail import Mail
 from flask_marshmallow import Marshmallow
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -58,3 +59,4 @@ def _is_operations_request() -> bool:
 
 cors = CORS()
 api = Api()
+mail = Mail()

@@ -77,3 +77,16 @@ def login_limit() -> str:
 def register_limit() -> str:
     limit: str = current_app.config["RATELIMIT_REGISTER"]
     return limit
+
+
+def password_reset_limit() -> str:
+    limit: str = current_app.config["RATELIMIT_PASSWORD_RESET"]
+    return limit
+
+
+def password_reset_email() -> str:
+    """The per-address bucket of a password reset request: the submitted email, case-folded,
+    whether or not an account has it (so a 429 tells nothing about who exists)."""
+    body = request.get_json(silent=True)
+    email = body.get("email") if isinstance(body, dict) else None
+    return f"email:{email.strip().lower()}" if isinstance(email, str) else "email:-"

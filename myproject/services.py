@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from webargs.flaskparser import abort  # flask_smorest.abort, with its NoReturn type
 
+from myproject import outbox
 from myproject.auth.sessions import revoke_user_sessions
 from myproject.extensions import db
 from myproject.models import Item, LoginSession, User
@@ -39,6 +40,8 @@ def create_user(*, username: str, email: str, password: str, is_admin: bool = Fa
     user = User.create(
         username=username, email=email, password=password, is_admin=is_admin, commit=False
     )
+    # Written with the user, so the welcome email goes out if and only if the user exists.
+    outbox.add_email(kind=outbox.WELCOME, user_id=user.id)
     db.session.commit()
     return user
 

@@ -459,8 +459,9 @@ def test_sqlalchemy_echo_is_read_from_the_environment(monkeypatch, value, expect
 def test_env_example_lists_every_variable_the_settings_read():
     root = Path(__file__).resolve().parent.parent
     read = set()
-    for source in ("myproject/config.py", "gunicorn.conf.py"):
-        read |= set(VARIABLE_READ.findall((root / source).read_text()))
+    sources = [*(root / "myproject" / "config").glob("*.py"), root / "gunicorn.conf.py"]
+    for source in sources:
+        read |= set(VARIABLE_READ.findall(source.read_text()))
     example = (root / ".env.example").read_text()
     listed = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", example, flags=re.MULTILINE))
 

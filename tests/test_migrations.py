@@ -22,7 +22,15 @@ from tests.support import TempDatabase
 
 CLOSED_PORT_DB = "postgresql+psycopg://postgres@127.0.0.1:1/nope"
 MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
-TABLES = {"alembic_version", "users", "items", "login_sessions", "idempotency_keys"}
+TABLES = {
+    "alembic_version",
+    "users",
+    "items",
+    "login_sessions",
+    "idempotency_keys",
+    "password_resets",
+    "outbox_emails",
+}
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,8 @@
 from myproject.models.base import CRUDMixin, Model, TimestampMixin, TimestampModel
 from myproject.models.idempotency import IdempotencyKey
 from myproject.models.item import Item
+from myproject.models.outbox import OutboxEmail
+from myproject.models.password_reset import PasswordReset
 from myproject.models.session import LoginSession
 from myproject.models.user import User
 
@@ -10,6 +12,8 @@ __all__ = [
     "Item",
     "LoginSession",
     "Model",
+    "OutboxEmail",
+    "PasswordReset",
     "TimestampMixin",
     "TimestampModel",
     "User",

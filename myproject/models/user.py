@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from sqlalchemy import Boolean, Index, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from myproject.models.base import TimestampModel
+from myproject.models.base import TimestampModel, UTCDateTime
 from myproject.passwords import hash_password, verify_password
 
 if TYPE_CHECKING:
@@ -30,6 +31,8 @@ class User(TimestampModel):
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False, default="")
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     is_admin: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # Set by the email job when the welcome email went out (myproject.tasks).
+    welcome_email_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     items: Mapped[list[Item]] = relationship(
         back_populates="user",

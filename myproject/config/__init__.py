@@ -1,103 +1,53 @@
 """Configuration classes. Every setting comes from the environment, coerced explicitly.
 
-This module imports nothing but the standard library: ``gunicorn.conf.py`` loads it by path in
-the gunicorn master to refuse a bad configuration before forking, and the master must not
-import the app (a ``HUP`` reload would keep serving the old code).
+This package imports nothing but the standard library: ``gunicorn.conf.py`` loads it by path
+in the gunicorn master to refuse a bad configuration before forking, and the master must not
+import the app (a ``HUP`` reload would keep serving the old code). Hence relative imports.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
 
-# Values that must never sign tokens in production: our own dev defaults and the usual suspects.
-KNOWN_DEFAULT_SECRETS = frozenset(
-    {
-        "dev",
-        "dev-secret-key-change-me-not-for-production",
-        "dev-jwt-secret-key-change-me-not-for-production",
-        "changeme",
-        "change-me",
-        "secret",
-        "secret-key",
-        "super-secret",
-        "your-secret-key",
-    }
+from .environment import (
+    KNOWN_DEFAULT_SECRETS,
+    MIN_DISTINCT_SECRET_CHARACTERS,
+    MIN_SECRET_LENGTH,
+    ConfigError,
+    as_bool,
+    check_production_secrets,
+    engine_options,
+    env_bool,
+    env_int,
+    env_str,
+    normalize_database_url,
+    redis_options,
 )
-MIN_SECRET_LENGTH = 32
-# "aaaa..." or "abababab..." is long enough but guessable; a random 32-character value (even
-# hex) has far more distinct characters than this.
-MIN_DISTINCT_SECRET_CHARACTERS = 5
+from .jobs import JobsAndEmailSettings
+
+__all__ = [
+    "KNOWN_DEFAULT_SECRETS",
+    "MIN_DISTINCT_SECRET_CHARACTERS",
+    "MIN_SECRET_LENGTH",
+    "CONFIGS",
+    "Config",
+    "ConfigError",
+    "DevelopmentConfig",
+    "ProductionConfig",
+    "TestingConfig",
+    "as_bool",
+    "engine_options",
+    "env_bool",
+    "env_int",
+    "env_str",
+    "instance_path",
+    "load_config",
+    "normalize_database_url",
+    "redis_options",
+]
 
 
-class ConfigError(RuntimeError):
-    """A setting is missing or unsafe; the message names the variable to fix."""
-
-
-def as_bool(value: str | None, default: bool = False) -> bool:
-    if value is None or value.strip() == "":
-        return default
-    normalized = value.strip().lower()
-    if normalized in {"1", "true", "yes", "on"}:
-        return True
-    if normalized in {"0", "false", "no", "off"}:
-        return False
-    raise ConfigError(f"expected true/false, got {value!r}")
-
-
-def env_bool(name: str, default: bool) -> bool:
-    try:
-        return as_bool(os.environ.get(name), default)
-    except ConfigError as exc:
-        raise ConfigError(f"{name}: {exc}") from None
-
-
-def env_int(name: str, default: int, minimum: int = 0) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
-    return value
-
-
-def env_str(name: str, default: str) -> str:
-    value = os.environ.get(name)
-    return default if value is None or value.strip() == "" else value.strip()
-
-
-def normalize_database_url(url: str) -> str:
-    """Map ``postgres://`` and ``postgresql://`` URLs onto the psycopg 3 driver."""
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
-
-
-def engine_options(url: str) -> dict[str, Any]:
-    if url.startswith("sqlite"):
-        return {"pool_pre_ping": True}
-    # No pool_pre_ping: it costs a round trip on every checkout. create_app pings only
-    # connections that sat idle (see myproject.dbpool), which is where dead ones hide.
-    return {
-        "pool_size": env_int("DB_POOL_SIZE", 5, minimum=1),
-        "max_overflow": env_int("DB_MAX_OVERFLOW", 10),
-        "pool_recycle": 1800,
-        "pool_timeout": 10,
-        "connect_args": {"connect_timeout": 5},
-    }
-
-
-def redis_options() -> dict[str, Any]:
-    # Short timeouts: a dead Redis must cost milliseconds, not a hung worker.
-    return {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
-
-
-class Config:
+class Config(JobsAndEmailSettings):
     """Settings shared by every environment; subclasses change defaults, not names."""
 
     ENV_NAME = "base"
@@ -195,6 +145,8 @@ class Config:
         self.OPENAPI_SWAGGER_UI_URL = "/api/docs/assets/"
         self.JSON_SORT_KEYS = False
 
+        self.load_jobs_and_email_settings()
+
     def default_database_url(self) -> str:
         return "sqlite:///" + os.path.join(instance_path(), "myproject.sqlite")
 
@@ -210,7 +162,8 @@ class Config:
 
 
 def instance_path() -> str:
-    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "instance")
+    package = os.path.dirname(os.path.abspath(__file__))  # myproject/config/
+    return os.path.join(os.path.dirname(os.path.dirname(package)), "instance")
 
 
 class DevelopmentConfig(Config):
@@ -236,8 +189,14 @@ class TestingConfig(Config):
     def default_database_url(self) -> str:
         return "sqlite://"
 
+    def default_broker_url(self) -> str | None:
+        # Jobs run in the test process (Flask-Mail records the emails); the worker tests set
+        # CELERY_BROKER_URL themselves.
+        return None
+
     def __init__(self) -> None:
         super().__init__()
+        self.MAIL_SERVER = None
         self.RATELIMIT_ENABLED = False
         # A cheap hash keeps the suite fast; production keeps scrypt.
         self.PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
@@ -260,25 +219,7 @@ class ProductionConfig(Config):
         return "NullCache"
 
     def validate(self) -> None:
-        keys: dict[str, str] = {}
-        for name in ("SECRET_KEY", "JWT_SECRET_KEY"):
-            value = os.environ.get(name, "").strip()
-            if not value:
-                raise ConfigError(f"{name} is not set; production needs a random secret.")
-            if len(value) < MIN_SECRET_LENGTH:
-                raise ConfigError(
-                    f"{name} is too short; use at least {MIN_SECRET_LENGTH} random characters."
-                )
-            if value.lower() in KNOWN_DEFAULT_SECRETS:
-                raise ConfigError(f"{name} is a known default value; generate a random one.")
-            if len(set(value)) < MIN_DISTINCT_SECRET_CHARACTERS:
-                raise ConfigError(
-                    f"{name} has too few distinct characters to be random; generate a random one."
-                )
-            keys[name] = value
-        if keys["SECRET_KEY"] == keys["JWT_SECRET_KEY"]:
-            # Two keys so that one leak does not give away both.
-            raise ConfigError("JWT_SECRET_KEY must differ from SECRET_KEY; generate another one.")
+        check_production_secrets()
         if not os.environ.get("DATABASE_URL", "").strip():
             raise ConfigError("DATABASE_URL is not set; production needs a database URL.")
 

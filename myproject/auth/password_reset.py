@@ -1,0 +1,53 @@
+"""Password reset by email: ask for a reset link, then set a new password with its token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+
+from myproject.auth import resets
+from myproject.extensions import limiter
+from myproject.openapi import Blueprint
+from myproject.ratelimit import client_address, password_reset_email, password_reset_limit
+from myproject.schemas.password_reset import (
+    MessageSchema,
+    PasswordResetConfirmSchema,
+    PasswordResetRequestSchema,
+)
+
+blp = Blueprint(
+    "password_reset", __name__, url_prefix="/auth", description="Password reset by email"
+)
+
+# The same answer whether or not the address belongs to an account.
+REQUESTED = "If an account uses this address, a password reset link is on its way."
+
+
+@blp.route("/password-reset")
+class PasswordResetRequest(MethodView):
+    decorators = [
+        limiter.limit(password_reset_limit, key_func=client_address, scope="reset-address"),
+        limiter.limit(password_reset_limit, key_func=password_reset_email, scope="reset-email"),
+    ]
+
+    @blp.body(PasswordResetRequestSchema())
+    @blp.response(202, MessageSchema)
+    @blp.doc(description="The answer is the same whether or not the address has an account.")
+    @blp.errors()
+    def post(self, data: dict[str, str]) -> Any:
+        """Email a password reset link"""
+        resets.request_reset(email=data["email"])
+        return {"message": REQUESTED}
+
+
+@blp.route("/password-reset/confirm")
+class PasswordResetConfirm(MethodView):
+    @blp.body(PasswordResetConfirmSchema())
+    @blp.response(204)
+    @blp.doc(description="400 for an unknown, used, superseded or expired token.")
+    @blp.errors()
+    def post(self, data: dict[str, str]) -> Any:
+        """Set a new password with a reset token; every login of the account ends"""
+        resets.confirm_reset(token=data["token"], password=data["password"])
+        return "", 204
