@@ -105,6 +105,29 @@ def test_cookie_mode_preflight_allows_the_csrf_header_with_credentials(cookie_ap
     assert response.headers["Access-Control-Allow-Credentials"] == "true"
 
 
+def test_cookie_mode_gives_another_origin_no_cors_headers(cookie_app, user):
+    # With credentials allowed, a CORS answer to a foreign origin would let its pages read a
+    # signed-in user's data with the user's cookies: it must get no CORS header at all.
+    client = cookie_app.test_client()
+    client.post("/auth/token", json={"username": user.username, "password": PASSWORD})
+    evil = "https://evil.example"
+
+    answers = [
+        client.get("/api/users/me", headers={"Origin": evil}),
+        client.options(
+            "/api/items",
+            headers={
+                "Origin": evil,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "Content-Type, X-CSRF-TOKEN",
+            },
+        ),
+    ]
+
+    for response in answers:
+        assert not [name for name in response.headers.keys() if name.startswith("Access-Control-")]
+
+
 def test_header_mode_preflight_does_not_offer_the_csrf_header(app, db):
     client = make_app(app, CORS_ORIGINS=[SPA]).test_client()
 

@@ -48,7 +48,7 @@ CHROMIUM_ARGS = [
 ]
 START_TIMEOUT = 30.0
 # Short access tokens, so that the SPA's refresh before expiry happens within a test.
-ACCESS_TOKEN_SECONDS = 10
+ACCESS_TOKEN_SECONDS = 15
 PASSWORD = "correct-horse-42"
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 

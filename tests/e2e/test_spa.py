@@ -181,7 +181,7 @@ def test_the_token_is_refreshed_before_it_expires_one_refresh_at_a_time(
     sign_up_and_in(page)
 
     # Before expiry (ACCESS_TOKEN_SECONDS), without any request failing first.
-    expect(page.locator("#token-status")).to_have_attribute("data-refreshes", "1", timeout=15_000)
+    expect(page.locator("#token-status")).to_have_attribute("data-refreshes", "1", timeout=20_000)
     assert not [r for r in browsing.log if r.response() and r.response().status == 401]
 
     # Three callers at once share one refresh request: presenting one refresh token twice
