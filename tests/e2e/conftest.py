@@ -211,6 +211,8 @@ def stack(workdir: Path, database_url: str, redis_url: str | None) -> Iterator[S
         "RATELIMIT_ANONYMOUS": "10000 per minute",
         "RATELIMIT_LOGIN": "1000 per minute",
         "RATELIMIT_REGISTER": "1000 per hour",
+        # The tests sign in dozens of times; production's scrypt would cost seconds of that.
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         "WEB_CONCURRENCY": "2",
         "GUNICORN_THREADS": "4",
         "DRAIN_SECONDS": "0",

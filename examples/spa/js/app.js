@@ -160,7 +160,8 @@ function renderRows() {
   for (const item of rows) {
     const row = document.createElement("tr");
     row.dataset.id = String(item.id);
-    for (const text of [item.name, item.category ?? "", item.owner.username, item.updated_at]) {
+    const updated = new Date(item.updated_at).toLocaleString();
+    for (const text of [item.name, item.category ?? "", item.owner.username, updated]) {
       const cell = document.createElement("td");
       cell.textContent = text;
       row.append(cell);
