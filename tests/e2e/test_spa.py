@@ -62,8 +62,9 @@ def show(page: Page, **filters: str) -> None:
     form.get_by_role("button", name="Apply").click()
 
 
-def row_names(page: Page) -> list[str]:
-    return page.locator("#item-table tbody tr td:first-child").all_inner_texts()
+def names(page: Page) -> Any:
+    """The name cells of the rows on screen (assert with expect: it waits for the list)."""
+    return page.locator("#item-table tbody tr td:first-child")
 
 
 def api_requests(browsing: Any, api_url: str, method: str, path: str) -> list[Any]:
@@ -101,11 +102,11 @@ def test_the_whole_flow(mode, open_spa, browsing, stack):
     show(page, category=category, per_page="5", sort="name")
     expect(page.locator("#total")).to_have_text("7 items")
     expect(page.locator("#page-info")).to_have_text("page 1 of 2")
-    assert row_names(page) == [f"{username} item {n}" for n in range(5)]
+    expect(names(page)).to_have_text([f"{username} item {n}" for n in range(5)])
     expect(page.locator("#pager [data-rel=prev]")).to_be_disabled()
     page.locator("#pager [data-rel=next]").click()
     expect(page.locator("#page-info")).to_have_text("page 2 of 2")
-    assert row_names(page) == [f"{username} item 5", f"{username} item 6"]
+    expect(names(page)).to_have_text([f"{username} item 5", f"{username} item 6"])
     expect(page.locator("#pager [data-rel=next]")).to_be_disabled()
     page.locator("#pager [data-rel=first]").click()
     expect(page.locator("#page-info")).to_have_text("page 1 of 2")
@@ -289,11 +290,13 @@ def test_a_stale_edit_shows_the_conflict_and_offers_a_reload(mode, open_spa, bro
     name = unique("shared-")
     create(first, name, "conflicts")
     show(first, q=name)
+    expect(names(first)).to_have_text([name])
     # The same user in a second browser (another login, other cookies).
     second = open_spa(mode)
     login(second, username)
     expect(second.locator("#username")).to_have_text(username)
     show(second, q=name)
+    expect(names(second)).to_have_text([name])
 
     for page in (first, second):
         page.locator("#item-table tbody tr").first.get_by_role("button", name="Edit").click()
