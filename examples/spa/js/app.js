@@ -7,7 +7,11 @@ import { $, banner, clearErrors, formData, showError } from "./ui.js";
 
 export const session = new Session({ base: API_BASE, mode: MODE });
 let me = null; // the signed-in user (GET /api/users/me)
-let listUrl = null; // the page on screen: a URL built from the filters, or a Link header URL
+// The list page wanted last: a URL built from the filters, or one from a Link header. Only
+// its answer is shown (answers can arrive out of order); a refused one falls back to shownUrl.
+let listUrl = null;
+let shownUrl = null;
+let listRequests = 0;
 let live = null;
 
 // --- settings --------------------------------------------------------------------------------
@@ -132,24 +136,30 @@ let rows = [];
 
 async function loadList(url = listUrl || filteredUrl()) {
   const form = $("#filter-form");
+  const request = ++listRequests;
+  listUrl = url;
   try {
     const response = await session.call("GET", url);
+    const page = await response.json();
+    if (request !== listRequests) return; // a later list request supersedes this answer
     clearErrors(form);
-    listUrl = url;
-    rows = await response.json();
+    shownUrl = url;
+    rows = page;
     const total = Number(response.headers.get("X-Total-Count"));
     const links = parseLinks(response.headers.get("Link"));
-    const page = Number(new URL(url).searchParams.get("page") || 1);
+    const number = Number(new URL(url).searchParams.get("page") || 1);
     const last = Number(new URL(links.last || url).searchParams.get("page") || 1);
     $("#total").textContent = `${total} item${total === 1 ? "" : "s"}`;
     $("#total").dataset.total = String(total);
-    $("#page-info").textContent = `page ${page} of ${last}`;
+    $("#page-info").textContent = `page ${number} of ${last}`;
     for (const button of document.querySelectorAll("#pager button")) {
       button.disabled = !links[button.dataset.rel];
       button.dataset.url = links[button.dataset.rel] || "";
     }
     renderRows();
   } catch (error) {
+    if (request !== listRequests) return;
+    listUrl = shownUrl;
     showError(form, error);
   }
 }
