@@ -6,7 +6,7 @@ export FLASK_APP := myproject
 # Port of `make run`: `make run PORT=8080`, or PORT / FLASK_RUN_PORT in the environment.
 PORT ?= $(or $(FLASK_RUN_PORT),5000)
 
-.PHONY: run worker beat test lint typecheck pytest e2e-nginx e2e-jobs bench clean
+.PHONY: run worker beat test lint typecheck pytest e2e e2e-nginx e2e-jobs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,23 @@ e2e-jobs: $(VENV)/.installed-dev
 	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} \
 	TEST_REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/12} \
 	  $(BIN)/pytest -p no:warnings tests/jobs/test_worker.py
+
+# Browser tests (tests/e2e/): the example SPA and /api/docs in Debian's chromium, driven by
+# Playwright for Python. Never `playwright install`: the tests launch /usr/bin/chromium.
+# With TEST_DATABASE_URL / TEST_REDIS_URL the API runs on PostgreSQL / Redis, else SQLite.
+E2E_ARTIFACTS := build/e2e-artifacts
+
+$(VENV)/.installed-e2e: $(VENV)/.installed-dev requirements-e2e.txt
+	$(BIN)/pip install --quiet -r requirements-e2e.txt
+	touch $@
+
+/usr/bin/chromium:
+	apt-get update && apt-get install -y chromium
+
+e2e: $(VENV)/.installed-e2e /usr/bin/chromium
+	@echo "e2e: screenshots and server logs go to $(E2E_ARTIFACTS)/"
+	MYPROJECT_E2E=1 $(BIN)/pytest tests/e2e -rs; \
+	  status=$$?; echo "e2e: artifacts in $(CURDIR)/$(E2E_ARTIFACTS)/"; exit $$status
 
 bench: $(VENV)/.installed-dev
 	bash bench/run.sh

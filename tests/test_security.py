@@ -73,7 +73,8 @@ def test_refresh_cookie_is_scoped_to_the_refresh_path(cookie_app, user):
 
     cookies = {c.split("=", 1)[0]: c for c in response.headers.getlist("Set-Cookie")}
     assert "Path=/auth/token/refresh" in cookies["refresh_token_cookie"]
-    assert "Path=/auth/token/refresh" in cookies["csrf_refresh_token"]
+    # The CSRF value is for the SPA's script, which can read it only with a path covering its page.
+    assert "Path=/;" in cookies["csrf_refresh_token"]
     assert "HttpOnly" in cookies["refresh_token_cookie"]
     assert "SameSite=Lax" in cookies["refresh_token_cookie"]
     assert "Path=/;" in cookies["access_token_cookie"]
@@ -102,6 +103,29 @@ def test_cookie_mode_preflight_allows_the_csrf_header_with_credentials(cookie_ap
     allowed = response.headers["Access-Control-Allow-Headers"].lower()
     assert "x-csrf-token" in allowed
     assert response.headers["Access-Control-Allow-Credentials"] == "true"
+
+
+def test_cookie_mode_gives_another_origin_no_cors_headers(cookie_app, user):
+    # With credentials allowed, a CORS answer to a foreign origin would let its pages read a
+    # signed-in user's data with the user's cookies: it must get no CORS header at all.
+    client = cookie_app.test_client()
+    client.post("/auth/token", json={"username": user.username, "password": PASSWORD})
+    evil = "https://evil.example"
+
+    answers = [
+        client.get("/api/users/me", headers={"Origin": evil}),
+        client.options(
+            "/api/items",
+            headers={
+                "Origin": evil,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "Content-Type, X-CSRF-TOKEN",
+            },
+        ),
+    ]
+
+    for response in answers:
+        assert not [name for name in response.headers.keys() if name.startswith("Access-Control-")]
 
 
 def test_header_mode_preflight_does_not_offer_the_csrf_header(app, db):

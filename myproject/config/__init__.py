@@ -91,9 +91,11 @@ class Config(JobsAndEmailSettings):
         self.JWT_COOKIE_SECURE = env_bool("JWT_COOKIE_SECURE", True)
         self.JWT_COOKIE_CSRF_PROTECT = True
         self.JWT_COOKIE_SAMESITE = "Lax"
-        # The refresh cookie (and its CSRF value) travel only to the refresh endpoint.
+        # The refresh token cookie travels only to the refresh endpoint. Its CSRF value is no
+        # secret: it exists for the page's script to read and echo in X-CSRF-TOKEN, and a page
+        # reads only cookies whose path covers its own URL, so it stays at "/".
         self.JWT_REFRESH_COOKIE_PATH = "/auth/token/refresh"
-        self.JWT_REFRESH_CSRF_COOKIE_PATH = "/auth/token/refresh"
+        self.JWT_REFRESH_CSRF_COOKIE_PATH = "/"
         self.PASSWORD_HASH_METHOD = env_str("PASSWORD_HASH_METHOD", "scrypt:32768:8:1")
 
         # Rate limits. The environment's RATELIMIT_DEFAULT (signed-in callers) is kept under

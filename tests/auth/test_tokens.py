@@ -425,7 +425,7 @@ def test_cookie_post_with_csrf_header_is_accepted(cookie_client: FlaskClient) ->
 
 def test_cookie_refresh_with_csrf_header_rotates(cookie_client: FlaskClient) -> None:
     old = cookie_client.get_cookie("refresh_token_cookie", path=REFRESH_PATH).value
-    csrf = cookie_client.get_cookie("csrf_refresh_token", path=REFRESH_PATH).value
+    csrf = cookie_client.get_cookie("csrf_refresh_token").value
 
     response = cookie_client.post("/auth/token/refresh", headers={"X-CSRF-TOKEN": csrf})
 
