@@ -33,6 +33,8 @@ setup(
             "ruff>=0.8",
             "mypy>=1.13",
             "openapi-spec-validator>=0.7",
+            "openapi-python-client>=0.29,<0.30",
+            "schemathesis>=4.32,<5",
         ],
     },
 )
