@@ -85,6 +85,23 @@ class ProblemSchema(Schema):
     )
 
 
+def component_reference(
+    converter: Any, field: Any, ret: dict[str, Any], **_kw: Any
+) -> dict[str, Any]:
+    """apispec attribute function: a field with ``metadata={"component": "Name"}`` is
+    documented once as the schema component ``Name`` and referenced wherever it is used, so
+    a generated client has one readable type (``ItemSort``) instead of one per operation."""
+    name = field.metadata.get("component")
+    if name is None:
+        return {}
+    description = ret.pop("description", None)
+    if name not in converter.spec.components.schemas:
+        converter.spec.components.schema(name, dict(ret))
+    ret.clear()
+    reference = {"$ref": f"#/components/schemas/{name}"}
+    return {**reference, "description": description} if description else reference
+
+
 class Int4Converter(IntegerConverter):
     """``<int4:name>``: an id that fits PostgreSQL's ``integer``; larger ones are a 404."""
 
@@ -115,6 +132,7 @@ class Api(flask_smorest.Api):
         self.spec.components.security_scheme(
             "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
         )
+        self.ma_plugin.converter.add_attribute_function(component_reference)
 
     def _register_responses(self) -> None:
         # Headers first: the responses below refer to them by name. Lazy, so only the ones

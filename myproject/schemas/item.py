@@ -63,7 +63,11 @@ class ItemFilterQuerySchema(PaginationQuerySchema):
     sort = fields.String(
         load_default="-created_at",
         validate=validate.OneOf(SORT_CHOICES),
-        metadata={"x-enum-varnames": SORT_NAMES, "title": "ItemSort"},
+        metadata={
+            "description": "Sort key; a leading '-' sorts descending.",
+            "x-enum-varnames": SORT_NAMES,
+            "component": "ItemSort",
+        },
     )
 
 
