@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export FLASK_APP := myproject
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest client-test fuzz-quick fuzz bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ pytest: $(VENV)/.installed-dev
 	$(BIN)/pytest --cov=myproject --cov-report=term
 
 test: lint typecheck pytest
+
+# A client generated from the live OpenAPI document (openapi-python-client) driven through a
+# full flow against a live server (also part of `pytest`; this runs it alone, ~15 s).
+client-test: $(VENV)/.installed-dev
+	$(BIN)/pytest tests/test_generated_client.py
 
 bench: $(VENV)/.installed-dev
 	bash bench/run.sh
