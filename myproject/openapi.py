@@ -48,7 +48,13 @@ IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
     "required": False,
     "description": "Retry safely: the same key and body within 24 h replays the first answer.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    # Printable ASCII (idempotency.KEY_PATTERN); HTTP drops surrounding spaces on the way.
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 255,
+        "pattern": r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$",
+    },
 }
 IF_MATCH = {
     "in": "header",

@@ -8,7 +8,8 @@ shared, under key prefixes unique to the server. A subprocess keeps the process-
 extensions (limiter, Api) of the test session untouched.
 
 As a command it also runs another command against a fresh server and exits with its status:
-``python -m tests.live_server -- schemathesis run {url}/api/openapi.json ...``.
+``python -m tests.live_server -- schemathesis run {url}/api/openapi.json ...`` (the command
+also finds the base URL in ``LIVE_SERVER_URL``).
 """
 
 from __future__ import annotations
@@ -168,7 +169,7 @@ def main(argv: list[str]) -> int:
         return 2
     with LiveServer() as server:
         command = [arg.replace("{url}", server.url) for arg in argv[1:]]
-        status = subprocess.call(command)
+        status = subprocess.call(command, env={**os.environ, "LIVE_SERVER_URL": server.url})
         if status:
             print(server.log_tail(), file=sys.stderr)
         return status
