@@ -35,4 +35,3 @@ class FreshUser:
         refresh = case.operation.path == "/auth/token/refresh"
         token = data["refresh_token"] if refresh else data["access_token"]
         case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
-
