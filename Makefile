@@ -41,6 +41,18 @@ test: lint typecheck pytest
 client-test: $(VENV)/.installed-dev
 	$(BIN)/pytest tests/test_generated_client.py
 
+# schemathesis against a live server (tests/live_server.py; settings and the auth hook in
+# tests/schemathesis.toml): no 500s, answers conform to the document, statuses documented.
+# fuzz-quick is bounded and seeded for CI (about a minute); fuzz explores more, and statefully.
+FUZZ := $(BIN)/python -m tests.live_server -- $(BIN)/schemathesis \
+	--config-file tests/schemathesis.toml run '{url}/api/openapi.json' --checks all
+
+fuzz-quick: $(VENV)/.installed-dev
+	$(FUZZ) --max-examples 15 --phases examples,coverage,fuzzing --seed 1
+
+fuzz: $(VENV)/.installed-dev
+	$(FUZZ) --max-examples 200 --phases examples,coverage,fuzzing,stateful
+
 bench: $(VENV)/.installed-dev
 	bash bench/run.sh
 
