@@ -24,16 +24,18 @@ def _header(description: str, schema: dict[str, Any], *, required: bool = False)
     return {"description": description, "required": required, "schema": schema}
 
 
-SECONDS = {"type": "integer", "minimum": 0}
+NON_NEGATIVE = {"type": "integer", "minimum": 0}
 # Response headers, registered once as components and referenced by name.
 HEADERS = {
-    "X-RateLimit-Limit": _header("Requests allowed in the current window.", SECONDS),
-    "X-RateLimit-Remaining": _header("Requests left in the current window.", SECONDS),
-    "X-RateLimit-Reset": _header("When the current window ends (Unix time, seconds).", SECONDS),
-    "Retry-After": _header("Seconds to wait before retrying.", SECONDS, required=True),
+    "X-RateLimit-Limit": _header("Requests allowed in the current window.", NON_NEGATIVE),
+    "X-RateLimit-Remaining": _header("Requests left in the current window.", NON_NEGATIVE),
+    "X-RateLimit-Reset": _header(
+        "When the current window ends (Unix time, seconds).", NON_NEGATIVE
+    ),
+    "Retry-After": _header("Seconds to wait before retrying.", NON_NEGATIVE, required=True),
     "Location": _header("URL of the created resource.", {"type": "string"}, required=True),
     "ETag": _header("Strong validator of the item.", {"type": "string"}, required=True),
-    "X-Total-Count": _header("Number of matching rows.", SECONDS, required=True),
+    "X-Total-Count": _header("Number of matching rows.", NON_NEGATIVE, required=True),
     "Link": _header("RFC 8288 links: first, last, prev, next.", {"type": "string"}, required=True),
 }
 # Flask-Limiter sends these on every answer of a limited route (when limits are enabled and
@@ -78,12 +80,13 @@ BODY_ERRORS = (400, 413, 415, 422)
 class ProblemSchema(Schema):
     """RFC 9457 problem details, as every error answer carries them."""
 
-    type = fields.String(metadata={"example": "about:blank"})
-    title = fields.String(metadata={"example": "Not Found"})
-    status = fields.Integer(metadata={"example": 404})
-    detail = fields.String(metadata={"example": "Item 9 does not exist."})
-    instance = fields.String(metadata={"example": "/api/items/9"})
-    request_id = fields.String()
+    # errors.problem() always sends these six; ``errors`` only with a 422.
+    type = fields.String(required=True, metadata={"example": "about:blank"})
+    title = fields.String(required=True, metadata={"example": "Not Found"})
+    status = fields.Integer(required=True, metadata={"example": 404})
+    detail = fields.String(required=True, metadata={"example": "Item 9 does not exist."})
+    instance = fields.String(required=True, metadata={"example": "/api/items/9"})
+    request_id = fields.String(required=True)
     errors = fields.Dict(
         keys=fields.String(),
         values=fields.Dict(keys=fields.String(), values=fields.List(fields.String())),

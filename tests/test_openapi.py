@@ -322,3 +322,24 @@ def test_idempotency_key_pattern_agrees_with_the_server(spec):
     # HTTP drops surrounding spaces, so the document asks for none; otherwise the same rule.
     for key in ["k", "retry-1", "a b", "x" * 255, "é", "tab\t", "~!"]:
         assert bool(re.search(pattern, key)) == bool(KEY_PATTERN.match(key)), repr(key)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("get", "/api/items/999999", 404),
+        ("get", "/api/users/me", 401),
+        ("get", "/api/items?per_page=0", 422),
+        ("post", "/api/users", 415),
+    ],
+)
+def test_problem_answers_carry_every_field_the_document_requires(
+    client, spec, method, path, status
+):
+    required = set(spec["components"]["schemas"]["Problem"]["required"])
+
+    response = getattr(client, method)(path, data="x", content_type="text/plain")
+
+    assert response.status_code == status
+    assert required == {"type", "title", "status", "detail", "instance", "request_id"}
+    assert required <= set(response.get_json())
