@@ -4,14 +4,17 @@ never drift apart."""
 
 from __future__ import annotations
 
+import functools
 import http
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import flask_smorest
+from flask import request
 from flask_jwt_extended import jwt_required
 from flask_smorest.utils import prepare_response
 from marshmallow import Schema, fields
+from webargs.flaskparser import abort  # flask_smorest.abort, with its NoReturn type
 from werkzeug.routing import IntegerConverter
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -167,6 +170,16 @@ class Api(flask_smorest.Api):
         pass
 
 
+def _require_body(view: F) -> F:
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not request.get_data(cache=True):
+            abort(400, message="A JSON request body is required.")
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
 class Blueprint(flask_smorest.Blueprint):
     """flask-smorest's Blueprint with decorators that both do and document one thing.
 
@@ -216,10 +229,12 @@ class Blueprint(flask_smorest.Blueprint):
 
     def body(self, schema: Schema) -> Callable[[F], F]:
         """Load the JSON body with ``schema`` into the view's first argument (422 when invalid),
-        documenting the body errors (400 malformed, 413 too large, 415 not JSON, 422)."""
+        documenting the body errors (400 missing or malformed, 413 too large, 415 not JSON,
+        422). The body is required, as documented: webargs would load a missing one as ``{}``,
+        which would make an empty PATCH a silent success."""
 
         def decorator(view: F) -> F:
-            view = self.arguments(schema)(view)
+            view = _require_body(self.arguments(schema)(view))
             for code in BODY_ERRORS:
                 view = self.alt_response(code, response=http.HTTPStatus(code).name)(view)
             return view

@@ -343,3 +343,26 @@ def test_problem_answers_carry_every_field_the_document_requires(
     assert response.status_code == status
     assert required == {"type", "title", "status", "detail", "instance", "request_id"}
     assert required <= set(response.get_json())
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("patch", "/api/users/{user}"),
+        ("patch", "/api/items/{item}"),
+        ("post", "/api/items"),
+        ("post", "/auth/token"),
+    ],
+)
+def test_a_documented_required_body_is_required(client, spec, auth_headers, user, method, path):
+    from myproject.models import Item
+
+    item = Item.create(user=user, name="Lamp", description=None, category=None)
+    template = path.replace("{user}", "{user_id}").replace("{item}", "{item_id}")
+    url = path.format(user=user.id, item=item.id)
+
+    response = getattr(client, method)(url, headers=auth_headers)
+
+    assert spec["paths"][template][method]["requestBody"]["required"] is True
+    assert response.status_code == 400
+    assert response.get_json()["detail"] == "A JSON request body is required."
