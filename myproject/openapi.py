@@ -40,6 +40,7 @@ HEADERS = {
     "ETag": _header("Strong validator of the item.", {"type": "string"}, required=True),
     "X-Total-Count": _header("Number of matching rows.", NON_NEGATIVE, required=True),
     "Link": _header("RFC 8288 links: first, last, prev, next.", {"type": "string"}, required=True),
+    "WWW-Authenticate": _header("The bearer challenge.", {"type": "string"}, required=True),
 }
 # Flask-Limiter sends these on every answer of a limited route (when limits are enabled and
 # the caller is not exempt, hence optional).
@@ -159,6 +160,8 @@ class Api(flask_smorest.Api):
             headers = dict(RATE_LIMIT_HEADERS)
             if status in RETRY_AFTER_STATUSES:
                 headers["Retry-After"] = "Retry-After"
+            if status == 401:  # auth/callbacks.py and the login route challenge on each 401
+                headers["WWW-Authenticate"] = "WWW-Authenticate"
             response = {"description": status.phrase, "schema": self.ERROR_SCHEMA}
             prepare_response(response, self.spec, "application/problem+json")
             response["headers"] = headers

@@ -366,3 +366,13 @@ def test_a_documented_required_body_is_required(client, spec, auth_headers, user
     assert spec["paths"][template][method]["requestBody"]["required"] is True
     assert response.status_code == 400
     assert response.get_json()["detail"] == "A JSON request body is required."
+
+
+def test_401_documents_and_sends_the_bearer_challenge(client, spec):
+    unauthorized = spec["components"]["responses"]["UNAUTHORIZED"]
+
+    response = client.get("/api/users/me")
+
+    assert headers_of(spec, unauthorized)["WWW-Authenticate"]["required"] is True
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
