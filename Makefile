@@ -6,7 +6,7 @@ export FLASK_APP := myproject
 # Port of `make run`: `make run PORT=8080`, or PORT / FLASK_RUN_PORT in the environment.
 PORT ?= $(or $(FLASK_RUN_PORT),5000)
 
-.PHONY: run worker beat test lint typecheck pytest e2e e2e-nginx e2e-jobs bench clean
+.PHONY: run worker beat test lint typecheck pytest client-test fuzz-quick fuzz e2e e2e-nginx e2e-jobs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +79,23 @@ e2e: $(VENV)/.installed-e2e /usr/bin/chromium
 	@echo "e2e: screenshots and server logs go to $(E2E_ARTIFACTS)/"
 	MYPROJECT_E2E=1 $(BIN)/pytest tests/e2e -rs; \
 	  status=$$?; echo "e2e: artifacts in $(CURDIR)/$(E2E_ARTIFACTS)/"; exit $$status
+
+# A client generated from the live OpenAPI document (openapi-python-client) driven through a
+# full flow against a live server (also part of `pytest`; this runs it alone, ~15 s).
+client-test: $(VENV)/.installed-dev
+	$(BIN)/pytest tests/test_generated_client.py
+
+# schemathesis against a live server (tests/live_server.py; settings and the auth hook in
+# tests/schemathesis.toml): no 500s, answers conform to the document, statuses documented.
+# fuzz-quick is bounded and seeded for CI (about a minute); fuzz explores more, and statefully.
+FUZZ := $(BIN)/python -m tests.live_server -- $(BIN)/schemathesis \
+	--config-file tests/schemathesis.toml run '{url}/api/openapi.json' --checks all
+
+fuzz-quick: $(VENV)/.installed-dev
+	$(FUZZ) --max-examples 15 --phases examples,coverage,fuzzing --seed 1
+
+fuzz: $(VENV)/.installed-dev
+	$(FUZZ) --max-examples 200 --phases examples,coverage,fuzzing,stateful
 
 bench: $(VENV)/.installed-dev
 	bash bench/run.sh

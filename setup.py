@@ -44,6 +44,8 @@ setup(
             # python-socketio's client against live servers (websocket-client, requests).
             "python-socketio[client]>=5.12,<6",
             "aiosmtpd>=1.4,<2",
+            "openapi-python-client>=0.29,<0.30",
+            "schemathesis>=4.32,<5",
         ],
     },
 )

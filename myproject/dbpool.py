@@ -83,12 +83,19 @@ def _install_idle_ping(engine: Engine) -> None:
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     # Enforce foreign keys (cascade deletes) and let SQLAlchemy, not pysqlite, run transactions
-    # so that SAVEPOINTs behave (SQLAlchemy's documented pysqlite recipe).
+    # so that SAVEPOINTs behave (SQLAlchemy's documented pysqlite recipe). WAL: a reader (an
+    # email job composing after a request) never holds up a writer (the next login), which in
+    # the default rollback journal waited out the busy timeout and answered 503.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
 
 
 def _sqlite_on_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # Outside GET/HEAD, take the write lock up front: a transaction that read first and
+    # wrote later would fail at once ("database is locked", without waiting) whenever
+    # another writer committed in between, which WAL reports rather than waits out.
+    reading = has_request_context() and request.method in READ_METHODS
+    connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")

@@ -33,6 +33,8 @@ def deliver_email(outbox_id: int) -> int | None:
     kind = row.kind
     try:
         message = mail.compose(row)
+        # End the read transaction before the (slow) send: SQLite's writers must not wait.
+        db.session.commit()
         if message is not None:
             mail.send(message)
     except Exception as exc:  # any failure is retried with backoff, then marked failed

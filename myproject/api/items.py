@@ -47,8 +47,8 @@ class Items(MethodView):
 @blp.route("/<int4:item_id>")
 class ItemById(MethodView):
     @cached_get()
+    @blp.if_none_match
     @blp.response(200, ItemSchema, headers=ETAG_HEADER)
-    @blp.alt_response(304, description="Not modified (If-None-Match)")
     @blp.errors(404)
     def get(self, item_id: int) -> Any:
         """Get an item"""

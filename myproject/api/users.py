@@ -25,8 +25,9 @@ from myproject.idempotency import idempotent
 from myproject.models import User
 from myproject.openapi import LIST_HEADERS, Blueprint
 from myproject.ratelimit import register_limit
-from myproject.schemas.item import ItemListQuerySchema, ItemSchema
+from myproject.schemas.item import ItemFilterQuerySchema, ItemSchema
 from myproject.schemas.user import (
+    USER_EITHER,
     ProtectedSchema,
     UserCreateSchema,
     UserListQuerySchema,
@@ -72,7 +73,7 @@ class Users(MethodView):
 class UserById(MethodView):
     @blp.authenticated(optional=True)
     @cached_get(anonymous_only=True)
-    @blp.response(200, UserSchema)
+    @blp.response(200, USER_EITHER)
     @blp.doc(description="Public representation, or private for the user themself or an admin.")
     @blp.errors(404)
     def get(self, user_id: int) -> Any:
@@ -116,7 +117,7 @@ class Me(MethodView):
 @blp.route("/users/<int4:user_id>/items")
 class UserItems(MethodView):
     @cached_get()
-    @blp.arguments(ItemListQuerySchema(), location="query")
+    @blp.arguments(ItemFilterQuerySchema(), location="query")
     @blp.response(200, ItemSchema(many=True), headers=LIST_HEADERS)
     @blp.errors(404)
     def get(self, args: dict[str, Any], user_id: int) -> Any:

@@ -1,10 +1,14 @@
 from marshmallow import Schema, fields, validate
 
+from myproject.schemas.fields import no_control_characters
+
 
 class LoginSchema(Schema):
+    # No control characters: a NUL would reach PostgreSQL in the lookup (schemathesis found
+    # the generic "malformed for storage" 422 instead of one naming the field).
     username = fields.String(
         required=True,
-        validate=validate.Length(min=1, max=320),
+        validate=[validate.Length(min=1, max=320), no_control_characters],
         metadata={"description": "Username or email address."},
     )
     # Over-long passwords are rejected before any hashing is done.

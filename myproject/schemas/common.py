@@ -17,6 +17,6 @@ class PaginationQuerySchema(Schema):
         metadata={"description": "Page size, 1..100."},
     )
     cursor = fields.String(
-        validate=validate.Length(max=512),
-        metadata={"description": "Opaque position from a `next` link (optional)."},
+        validate=[validate.Length(max=512), validate.Regexp(r"^[A-Za-z0-9_-]*$")],
+        metadata={"description": "Opaque position from a `next` link (URL-safe base64)."},
     )

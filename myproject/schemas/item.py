@@ -8,6 +8,12 @@ from myproject.schemas.common import PaginationQuerySchema
 from myproject.schemas.fields import no_control_characters, record_id, text
 
 SORT_CHOICES = ("created_at", "-created_at", "name", "-name", "updated_at", "-updated_at")
+# Readable enum member names for generated clients (openapi-python-client, openapi-generator
+# honour ``x-enum-varnames``): "-created_at" would otherwise become VALUE_1.
+SORT_NAMES = [
+    choice.lstrip("-").upper() + ("_DESC" if choice.startswith("-") else "")
+    for choice in SORT_CHOICES
+]
 
 
 class ItemCreateSchema(Schema):
@@ -26,27 +32,30 @@ class ItemUpdateSchema(Schema):
     category = text(50, allow_none=True)
 
 
+# Output schemas only document ``to_dict()`` (see api/responses.py): every field is always
+# sent, so every field is required; ``description`` and ``category`` may be null.
 class OwnerSchema(Schema):
-    id = fields.Integer(dump_only=True)
-    username = fields.String(dump_only=True)
+    id = fields.Integer(dump_only=True, required=True)
+    username = fields.String(dump_only=True, required=True)
 
 
 class ItemSchema(SQLAlchemySchema[Item]):
     class Meta:
         model = Item
 
-    id = auto_field(dump_only=True)
-    name = auto_field(dump_only=True)
-    description = auto_field(dump_only=True)
-    category = auto_field(dump_only=True)
-    owner = fields.Nested(OwnerSchema, attribute="user", dump_only=True)
-    created_at = fields.DateTime(format="iso", dump_only=True)
-    updated_at = fields.DateTime(format="iso", dump_only=True)
+    id = auto_field(dump_only=True, required=True)
+    name = auto_field(dump_only=True, required=True)
+    description = auto_field(dump_only=True, required=True)
+    category = auto_field(dump_only=True, required=True)
+    owner = fields.Nested(OwnerSchema, attribute="user", dump_only=True, required=True)
+    created_at = fields.DateTime(format="iso", dump_only=True, required=True)
+    updated_at = fields.DateTime(format="iso", dump_only=True, required=True)
 
 
-class ItemListQuerySchema(PaginationQuerySchema):
+class ItemFilterQuerySchema(PaginationQuerySchema):
+    """The list parameters of ``/api/users/<id>/items``, where the path names the owner."""
+
     category = fields.String(validate=[validate.Length(max=50), no_control_characters])
-    owner = record_id()
     q = fields.String(
         validate=[validate.Length(min=1, max=100), no_control_characters],
         metadata={"description": "Case-insensitive substring of name or description."},
@@ -54,4 +63,15 @@ class ItemListQuerySchema(PaginationQuerySchema):
     sort = fields.String(
         load_default="-created_at",
         validate=validate.OneOf(SORT_CHOICES),
+        metadata={
+            "description": "Sort key; a leading '-' sorts descending.",
+            "x-enum-varnames": SORT_NAMES,
+            "component": "ItemSort",
+        },
     )
+
+
+class ItemListQuerySchema(ItemFilterQuerySchema):
+    """The list parameters of ``/api/items``."""
+
+    owner = record_id(metadata={"description": "Only the items of this user id."})

@@ -52,22 +52,33 @@ class UserUpdateSchema(Schema):
     is_admin = fields.Boolean(truthy={True}, falsy={False})
 
 
+# Output schemas only document ``to_dict()`` (see api/responses.py): every field is always
+# sent, so every field is required, and no other field is (additionalProperties: false), which
+# keeps the two representations apart for ``oneOf``.
 class UserPublicSchema(SQLAlchemySchema[User]):
+    """The public representation: for anyone."""
+
     class Meta:
         model = User
 
-    id = auto_field(dump_only=True)
-    username = auto_field(dump_only=True)
-    created_at = fields.DateTime(format="iso", dump_only=True)
+    id = auto_field(dump_only=True, required=True)
+    username = auto_field(dump_only=True, required=True)
+    created_at = fields.DateTime(format="iso", dump_only=True, required=True)
 
 
 class UserSchema(UserPublicSchema):
     """The private representation: for the user themself and for admins."""
 
-    email = auto_field(dump_only=True)
-    is_active = auto_field(dump_only=True)
-    is_admin = auto_field(dump_only=True)
-    updated_at = fields.DateTime(format="iso", dump_only=True)
+    email = auto_field(dump_only=True, required=True)
+    is_active = auto_field(dump_only=True, required=True)
+    is_admin = auto_field(dump_only=True, required=True)
+    updated_at = fields.DateTime(format="iso", dump_only=True, required=True)
+
+
+# ``GET /api/users/<id>``: private for self and admins, public for anyone else. The private
+# schema comes first: a client that tries the members in order (openapi-python-client does)
+# reads a private answer with every field declared and falls back to the public one.
+USER_EITHER = {"oneOf": [UserSchema, UserPublicSchema]}
 
 
 class UserListQuerySchema(PaginationQuerySchema):

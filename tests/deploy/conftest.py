@@ -46,14 +46,14 @@ def nginx_binary() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def nginx_bin() -> str:
+def nginx_bin(ports_are_free: None) -> str:
     binary = nginx_binary()
     if binary is None:
         pytest.skip("nginx is not installed (`make e2e-nginx` installs Debian's nginx)")
     return binary
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def ports_are_free() -> None:
     """The shipped file listens on 8080 and proxies to 8000: both must be ours to take."""
     taken = [port for port in (NGINX_PORT, APP_PORT) if not port_is_free(port)]
@@ -128,7 +128,9 @@ def app_env(database_url: str, redis_url: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def gunicorn(app_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def gunicorn(
+    ports_are_free: None, app_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     """The real app with the project's gunicorn.conf.py on 127.0.0.1:8000, schema migrated."""
     bindir = Path(sys.executable).parent
     subprocess.run(
