@@ -283,7 +283,12 @@ def stack(
         timeout=120,
     )
     assert migrate.returncode == 0, migrate.stdout + migrate.stderr
-    gunicorn = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")]
+    # No control socket: gunicorn 27 puts one at ~/.gunicorn/gunicorn.ctl by default, a path
+    # that both servers here (and any other gunicorn of this user) would fight over.
+    gunicorn = [
+        sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
+        "--no-control-socket",
+    ]  # fmt: skip
     servers = {
         "header": Process(
             "api-header",

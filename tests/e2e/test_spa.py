@@ -214,6 +214,9 @@ def test_an_unusable_access_token_is_refreshed_and_the_request_retried_once(
     api = stack.apis["header"].url
     page = open_spa("header")
     sign_up_and_in(page)
+    # Once the live socket is in: connecting with the broken token, it would be refused and
+    # refresh first (live.js), and the request below would never see a 401.
+    expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
     page.evaluate(
         """async () => { (await import("/js/app.js")).session.accessToken = "not-a-token"; }"""
     )
