@@ -5,8 +5,11 @@
 default lanes skip this folder, so they need neither. Everything listens on 127.0.0.1 only:
 two API servers (header mode, and cookie mode with JWT_TOKEN_LOCATION=headers,cookies) and a
 static server for the SPA on a third port, so the SPA is cross-origin to the API as it would
-be in production. Each process runs in its own session and is killed by that id. A failing
-test leaves a screenshot of each of its pages in build/e2e-artifacts/.
+be in production; an SMTP sink in this process receives the emails. With TEST_REDIS_URL the
+jobs go to Celery on that Redis, and a worker process (with its beat) delivers them; without
+it they run in the web process, as `make run` does. Each process runs in its own session and
+is killed by that id. A failing test leaves a screenshot of each of its pages in
+build/e2e-artifacts/.
 """
 
 from __future__ import annotations
@@ -90,6 +93,17 @@ class Process:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def wait_for_output(self, text: str) -> None:
+        assert self.popen is not None
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if text in self.output():
+                return
+            if self.popen.poll() is not None:
+                pytest.fail(f"{self.name} exited with {self.popen.returncode}:\n{self.output()}")
+            time.sleep(0.1)
+        pytest.fail(f"{self.name} did not log {text!r} in {START_TIMEOUT} s:\n{self.output()}")
+
     def wait_for(self, url: str) -> None:
         assert self.popen is not None
         deadline = time.monotonic() + START_TIMEOUT
@@ -159,6 +173,7 @@ class Api:
 class Stack:
     spa: str
     apis: dict[str, Api]
+    mail: Any  # tests.jobs.services.SmtpSink: the emails the API sent
 
 
 @pytest.fixture(scope="session")
@@ -197,9 +212,41 @@ def redis_url() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def stack(workdir: Path, database_url: str, redis_url: str | None) -> Iterator[Stack]:
+def mail_sink() -> Iterator[Any]:
+    """An SMTP server (aiosmtpd) on a loopback port, in this process, keeping what it gets."""
+    from tests.jobs.services import SmtpSink
+
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+def worker_model(database_url: str, redis_url: str | None) -> dict[str, str]:
+    """gunicorn settings for the API servers.
+
+    Socket.IO events reach sockets on other workers only through the Redis message queue, so
+    without Redis one worker serves everything. On SQLite the worker is gthread, not the
+    default gevent: SQLite waits for a lock inside C (its busy timeout) without yielding to
+    gevent, so a greenlet waiting for a lock that another greenlet of its own process holds
+    stalls the whole worker for the full timeout and answers 503. Threads wait without
+    blocking each other; each open websocket holds one, hence 32.
+    """
+    if database_url.startswith("sqlite"):
+        return {
+            "GUNICORN_WORKER_CLASS": "gthread",
+            "WEB_CONCURRENCY": "1",
+            "GUNICORN_THREADS": "32",
+        }
+    return {"GUNICORN_WORKER_CLASS": "gevent", "WEB_CONCURRENCY": "2" if redis_url else "1"}
+
+
+@pytest.fixture(scope="session")
+def stack(
+    workdir: Path, database_url: str, redis_url: str | None, mail_sink: Any
+) -> Iterator[Stack]:
     spa_port, header_port, cookie_port = free_port(), free_port(), free_port()
     spa = f"http://127.0.0.1:{spa_port}"
+    header_api = f"http://127.0.0.1:{header_port}"
     production = {
         "FLASK_CONFIG": "production",
         "SECRET_KEY": "e2e-" + uuid.uuid4().hex,
@@ -213,11 +260,19 @@ def stack(workdir: Path, database_url: str, redis_url: str | None) -> Iterator[S
         "RATELIMIT_REGISTER": "1000 per hour",
         # The tests sign in dozens of times; production's scrypt would cost seconds of that.
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-        "WEB_CONCURRENCY": "2",
-        "GUNICORN_THREADS": "4",
+        **worker_model(database_url, redis_url),
         "DRAIN_SECONDS": "0",
         "LOG_FORMAT": "text",
+        # Emails to the sink. The reset link opens the SPA's reset page, told (as every page
+        # of the example is) where the API is by ?api=; the API appends &token=.
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(mail_sink.port),
+        "MAIL_TIMEOUT": "5",
+        "PASSWORD_RESET_URL": f"{spa}/reset-password?api={header_api}",
+        "RATELIMIT_PASSWORD_RESET": "1000 per hour",
         **({"REDIS_URL": redis_url} if redis_url else {}),
+        # A queue of this run's own on the shared Redis database.
+        "CELERY_QUEUE": "e2e-" + uuid.uuid4().hex[:10],
     }
     migrate = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "myproject", "db", "upgrade"],
@@ -228,7 +283,12 @@ def stack(workdir: Path, database_url: str, redis_url: str | None) -> Iterator[S
         timeout=120,
     )
     assert migrate.returncode == 0, migrate.stdout + migrate.stderr
-    gunicorn = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")]
+    # No control socket: gunicorn 27 puts one at ~/.gunicorn/gunicorn.ctl by default, a path
+    # that both servers here (and any other gunicorn of this user) would fight over.
+    gunicorn = [
+        sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
+        "--no-control-socket",
+    ]  # fmt: skip
     servers = {
         "header": Process(
             "api-header",
@@ -264,21 +324,52 @@ def stack(workdir: Path, database_url: str, redis_url: str | None) -> Iterator[S
         base_env(),
         workdir,
     )
+    processes = [*servers.values(), static]
+    worker = None
+    if redis_url:
+        # With REDIS_URL the web app sends jobs to Celery on it (CELERY_BROKER_URL defaults to
+        # REDIS_URL, and an empty one means that default, not "no broker"): a real worker, as
+        # in production, with its beat (the outbox relay re-enqueues what a publish missed).
+        worker = Process(
+            "worker",
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "myproject.celery_app",
+                "worker",
+                "--beat",
+                "--schedule",
+                str(workdir / "celerybeat-schedule"),
+                "--pool=solo",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],  # fmt: skip
+            base_env(**production),
+            workdir,
+        )
+        processes.append(worker)
     with ExitStack() as stop:
-        for process in (*servers.values(), static):
+        for process in processes:
             process.start()
             stop.callback(process.stop)
         for mode, port in (("header", header_port), ("cookie", cookie_port)):
             servers[mode].wait_for(f"http://127.0.0.1:{port}/health/ready")
         static.wait_for(f"{spa}/index.html")
+        if worker is not None:
+            worker.wait_for_output(" ready.")
         yield Stack(
             spa=spa,
             apis={
-                "header": Api(f"http://127.0.0.1:{header_port}", "header"),
+                "header": Api(header_api, "header"),
                 "cookie": Api(f"http://127.0.0.1:{cookie_port}", "cookie"),
             },
+            mail=mail_sink,
         )
-        for process in (*servers.values(), static):
+        for process in processes:
             (ARTIFACTS / f"{process.name}.log").write_text(process.output())
 
 

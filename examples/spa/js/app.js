@@ -36,6 +36,7 @@ session.addEventListener("change", async (event) => {
     me = null;
     live?.close();
     live = null;
+    renderLiveStatus(MODE === "cookie" ? "cookie" : "signed-out");
     if (event.detail === "expired") banner("Your login has ended; please sign in again.", "error");
   }
   document.body.classList.toggle("signed-in", session.signedIn);
@@ -47,7 +48,7 @@ async function loadMe() {
     me = await (await session.call("GET", "/api/users/me", { auth: true })).json();
     $("#username").textContent = me.username;
     renderRows();
-    live ??= await connectLive({ session, onEvent: onLiveEvent });
+    live ??= await connectLive({ session, onEvent: onLiveEvent, onStatus: renderLiveStatus });
   } catch (error) {
     banner(`Could not load your profile: ${error.message}`, "error");
   }
@@ -170,6 +171,7 @@ function renderRows() {
   for (const item of rows) {
     const row = document.createElement("tr");
     row.dataset.id = String(item.id);
+    if (liveMarks.has(item.id)) row.dataset.live = liveMarks.get(item.id);
     const updated = new Date(item.updated_at).toLocaleString();
     for (const text of [item.name, item.category ?? "", item.owner.username, updated]) {
       const cell = document.createElement("td");
@@ -266,10 +268,13 @@ let editing = null; // {id, etag}
 async function openEditor(id) {
   clearErrors(editor);
   $("#conflict").hidden = true;
+  $("#changed-elsewhere").hidden = true;
   try {
     const response = await session.call("GET", `/api/items/${id}`);
     const item = await response.json();
-    editing = { id, etag: response.headers.get("ETag") };
+    // `item`: the version this editor holds, to tell a live event of our own write from
+    // someone else's; `writing`/`heard`: events that arrive while our write is in flight.
+    editing = { id, etag: response.headers.get("ETag"), item, writing: false, heard: [] };
     editor.elements.name.value = item.name;
     editor.elements.description.value = item.description ?? "";
     editor.elements.category.value = item.category ?? "";
@@ -285,29 +290,39 @@ async function openEditor(id) {
 async function writeItem(method) {
   clearErrors(editor);
   const body = method === "PUT" ? formData(editor, { nullBlank: ["description", "category"] }) : undefined;
+  const current = editing;
+  current.writing = true;
+  current.heard = [];
   try {
-    const response = await session.call(method, `/api/items/${editing.id}`, {
+    const response = await session.call(method, `/api/items/${current.id}`, {
       body,
       auth: true,
-      headers: { "If-Match": editing.etag },
+      headers: { "If-Match": current.etag },
     });
     if (method === "DELETE") {
       editor.hidden = true;
-      banner(`Deleted item ${editing.id}.`);
-      editing = null;
+      banner(`Deleted item ${current.id}.`);
+      if (editing === current) editing = null;
     } else {
-      editing.etag = response.headers.get("ETag");
-      editor.dataset.etag = editing.etag;
-      banner(`Saved item ${editing.id}.`);
+      current.etag = response.headers.get("ETag");
+      current.item = await response.json();
+      editor.dataset.etag = current.etag;
+      $("#changed-elsewhere").hidden = true;
+      banner(`Saved item ${current.id}.`);
     }
     await loadList();
   } catch (error) {
     if (error instanceof ApiError && error.status === 412) {
       // Someone changed (or deleted and re-made) the item since we read it: nothing was written.
+      $("#changed-elsewhere").hidden = true;
       $("#conflict").hidden = false;
       return;
     }
     showError(editor, error);
+  } finally {
+    current.writing = false;
+    // Events heard meanwhile: our own write's (same representation) or someone else's.
+    if (editing === current) for (const [name, data] of current.heard) judgeEditorEvent(name, data);
   }
 }
 
@@ -322,18 +337,86 @@ $("#cancel").addEventListener("click", () => {
 });
 $("#reload").addEventListener("click", () => openEditor(editing.id));
 
-// --- live updates (when the Socket.IO client is vendored; see live.js) ----------------------
+// --- live updates (header mode; see live.js) ------------------------------------------------
+
+const LIVE_TEXT = {
+  "signed-out": "Live updates start when you sign in.",
+  cookie:
+    "Live updates are off in cookie mode: sockets authenticate with the access token, which " +
+    "this mode keeps out of the page's reach. Switch to bearer tokens for live updates.",
+  unavailable: "Live updates are unavailable (the Socket.IO client did not load).",
+  connecting: "Live updates: connecting…",
+  live: "Live updates: on.",
+  reconnecting: "Live updates: reconnecting…",
+  refused: "Live updates: refused by the API; reload the list to see changes.",
+};
+const LIVE_MARK_MS = 4000;
+const liveMarks = new Map(); // item id -> "created" | "updated", for a few seconds
+let liveReload = null;
+
+function renderLiveStatus(state, detail) {
+  const status = $("#live-status");
+  status.dataset.state = state;
+  status.textContent = LIVE_TEXT[state] || state;
+  status.title = detail || "";
+}
 
 function onLiveEvent(name, data) {
-  if (editing && data.id === editing.id && name !== "item.created") {
-    $("#conflict").hidden = false;
+  if (name === "resync") {
+    loadList(); // events sent while the socket was away are lost
+    return;
   }
-  loadList();
+  // The rows on screen change at once. The page is fetched again too: an event cannot say
+  // whether a new or changed item belongs on this page of this filter and sort.
+  if (name === "item.updated") rows = rows.map((item) => (item.id === data.id ? data : item));
+  if (name === "item.deleted") rows = rows.filter((item) => item.id !== data.id);
+  if (name !== "item.deleted") {
+    liveMarks.set(data.id, name.slice("item.".length));
+    setTimeout(() => liveMarks.delete(data.id) && renderRows(), LIVE_MARK_MS);
+  }
+  renderRows();
+  clearTimeout(liveReload);
+  liveReload = setTimeout(() => loadList(), 150); // one reload for a burst of events
+  if (editing && data.id === editing.id && name !== "item.created") {
+    if (editing.writing) editing.heard.push([name, data]);
+    else judgeEditorEvent(name, data);
+  }
+}
+
+/** An event about the item in the editor: flag it unless it is our own write's. */
+function judgeEditorEvent(name, data) {
+  if (name === "item.updated" && canonical(data) === canonical(editing.item)) return;
+  const notice = $("#changed-elsewhere");
+  $(".what", notice).textContent =
+    name === "item.deleted"
+      ? "Someone else deleted this item while you had it open: saving it will fail."
+      : `Someone else changed this item while you had it open (now “${data.name}”, ` +
+        `${new Date(data.updated_at).toLocaleTimeString()}): saving your version will be refused.`;
+  $("#reload-changed").hidden = name === "item.deleted";
+  notice.dataset.event = name;
+  notice.hidden = false;
+}
+
+/** JSON with sorted keys: the socket and the HTTP answer may order an item's keys differently. */
+function canonical(value) {
+  return JSON.stringify(value, (_key, field) =>
+    field && typeof field === "object" && !Array.isArray(field)
+      ? Object.fromEntries(Object.entries(field).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : field,
+  );
+}
+
+$("#reload-changed").addEventListener("click", () => openEditor(editing.id));
+
+/** For the browser tests and the curious: the live connection ({socket, close}) or null. */
+export function liveConnection() {
+  return live;
 }
 
 // --- start -----------------------------------------------------------------------------------
 
 $("#forgot-link").href = "#forgot-form";
+renderLiveStatus(MODE === "cookie" ? "cookie" : "signed-out");
 document.body.dataset.mode = MODE;
 await Promise.all([loadList(), session.resume()]);
 document.body.dataset.ready = "true";
