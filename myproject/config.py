@@ -160,6 +160,8 @@ class Config:
         self.RATELIMIT_HEADERS_ENABLED = True
         self.RATELIMIT_STRATEGY = "fixed-window"
         self.RATELIMIT_KEY_PREFIX = "myproject-rl"
+        # Premium users' limit (their access token says they are: ratelimit.default_limit).
+        self.RATELIMIT_PREMIUM = env_str("RATELIMIT_PREMIUM", "1000 per minute")
 
         # Cache (Flask-Caching): Redis when configured, else this process's memory.
         self.CACHE_DEFAULT_TIMEOUT = env_int("CACHE_DEFAULT_TIMEOUT", 60)

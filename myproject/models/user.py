@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app
-from sqlalchemy import Boolean, Index, String, func, text
+from sqlalchemy import Boolean, Index, String, false, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from myproject.models.base import TimestampModel
@@ -30,6 +30,10 @@ class User(TimestampModel):
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False, default="")
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     is_admin: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # The rate-limit tier (RATELIMIT_PREMIUM); it reaches the limiter through the token.
+    is_premium: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
 
     items: Mapped[list[Item]] = relationship(
         back_populates="user",
@@ -76,6 +80,7 @@ class User(TimestampModel):
                 email=self.email,
                 is_active=self.is_active,
                 is_admin=self.is_admin,
+                is_premium=self.is_premium,
                 updated_at=self.updated_at.isoformat(),
             )
         return data
