@@ -97,3 +97,42 @@ def post_worker_init(worker: Any) -> None:
     signal.signal(signal.SIGTERM, drain_then_stop)
     # As gunicorn does: SIGTERM must not interrupt a system call of a request being served.
     signal.siginterrupt(signal.SIGTERM, False)
+
+
+# --- Prometheus metrics across workers (GET /metrics, myproject/metrics.py) -------------------
+# prometheus_client's multiprocess mode: each worker writes its values to files in
+# PROMETHEUS_MULTIPROC_DIR and a scrape merges them. The variable must be set before a worker
+# imports prometheus_client, so it is set here, in the master, before any fork. Unset: a fresh
+# temporary directory, removed when the master exits. Set: it is wiped at start, as
+# prometheus_client requires (values of an earlier run would be added to this one's).
+_CREATED_MARKER = ".created-by-gunicorn"  # on_exit removes only a directory made here
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    import tempfile
+
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="myproject-metrics-")
+    # A file, not a variable: a HUP reload reads this file again with the variable set.
+    open(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], _CREATED_MARKER), "w").close()
+
+
+def on_starting(server: Any) -> None:
+    import glob
+
+    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    os.makedirs(directory, exist_ok=True)
+    for path in glob.glob(os.path.join(directory, "*.db")):
+        os.remove(path)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    # A dead worker's live gauges (database pool use) must stop counting in the sums.
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    import shutil
+
+    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    if os.path.exists(os.path.join(directory, _CREATED_MARKER)):
+        shutil.rmtree(directory, ignore_errors=True)

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from myproject import caching, events, hooks
+from myproject import caching, events, hooks, metrics
 from myproject import extensions as ext  # not `api`: the myproject.api package takes that name
 from myproject.config import (
     ConfigError,
@@ -38,6 +38,7 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     log_startup_warnings(app)
     hooks.init_app(app)  # first: see hooks.init_app
     init_extensions(app)
+    metrics.init_app(app)
     events.subscribe(app, caching.invalidate_after_change)
     register_blueprints(app)
     register_cli(app)
@@ -92,6 +93,8 @@ def register_blueprints(app: Flask) -> None:
     ext.api.register_blueprint(items.blp)
     # Offline Swagger UI assets.
     app.register_blueprint(docs.bp)
+    # Operations: Prometheus metrics (a plain Flask blueprint: not in the OpenAPI document).
+    app.register_blueprint(metrics.bp)
 
 
 def register_cli(app: Flask) -> None:

@@ -7,6 +7,7 @@ import the app (a ``HUP`` reload would keep serving the old code).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from typing import Any
 
@@ -68,6 +69,19 @@ def env_int(name: str, default: int, minimum: int = 0) -> int:
 def env_str(name: str, default: str) -> str:
     value = os.environ.get(name)
     return default if value is None or value.strip() == "" else value.strip()
+
+
+def env_networks(name: str, default: str) -> list[str]:
+    """Comma-separated addresses or CIDR networks, each checked (a bare address is a /32 or
+    /128 network)."""
+    networks = []
+    for part in env_str(name, default).split(","):
+        if part.strip():
+            try:
+                networks.append(str(ipaddress.ip_network(part.strip(), strict=False)))
+            except ValueError:
+                raise ConfigError(f"{name}: not an address or network: {part.strip()!r}") from None
+    return networks
 
 
 def normalize_database_url(url: str) -> str:
@@ -162,6 +176,8 @@ class Config:
         self.RATELIMIT_KEY_PREFIX = "myproject-rl"
         # Premium users' limit (their access token says they are: ratelimit.default_limit).
         self.RATELIMIT_PREMIUM = env_str("RATELIMIT_PREMIUM", "1000 per minute")
+        # Who may read GET /metrics (myproject.metrics): client addresses, after ProxyFix.
+        self.METRICS_ALLOW = env_networks("METRICS_ALLOW", "127.0.0.1,::1")
 
         # Cache (Flask-Caching): Redis when configured, else this process's memory.
         self.CACHE_DEFAULT_TIMEOUT = env_int("CACHE_DEFAULT_TIMEOUT", 60)

@@ -46,13 +46,13 @@ limiter = Limiter(
 
 @limiter.request_filter
 def _is_operations_request() -> bool:
-    """Probes, documentation and CORS preflights are never rate limited.
+    """Probes, metrics, documentation and CORS preflights are never rate limited.
 
     Browsers send preflights without credentials; counting them would hold a signed-in SPA
     to the anonymous budget of its address.
     """
     return request.method == "OPTIONS" or request.path.startswith(
-        ("/health", "/api/docs", "/api/openapi.json")
+        ("/health", "/metrics", "/api/docs", "/api/openapi.json")
     )
 
 
