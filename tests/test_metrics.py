@@ -134,7 +134,8 @@ def metrics_app(db: Any, database_url: str) -> Any:
         limiter._key_prefix = ""  # as tests/test_ratelimit.py's make_app
         limiter._storage_dead = False
         settings = {"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": None}
-        settings |= {"RATELIMIT_STORAGE_URI": "memory://", "CACHE_TYPE": "SimpleCache"}
+        settings |= {"RATELIMIT_STORAGE_URI": "memory://", "RATELIMIT_STORAGE_OPTIONS": {}}
+        settings |= {"CACHE_TYPE": "SimpleCache", "CACHE_OPTIONS": None}
         settings |= {"RATELIMIT_KEY_PREFIX": f"test-metrics-{uuid.uuid4().hex}"}
         return create_app("testing", {**settings, **overrides})
 
