@@ -172,7 +172,6 @@ class Config:
         self.RATELIMIT_STORAGE_OPTIONS = redis_options() if self.REDIS_URL else {}
         self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
         self.RATELIMIT_HEADERS_ENABLED = True
-        self.RATELIMIT_STRATEGY = "fixed-window"
         self.RATELIMIT_KEY_PREFIX = "myproject-rl"
         # Premium users' limit (their access token says they are: ratelimit.default_limit).
         self.RATELIMIT_PREMIUM = env_str("RATELIMIT_PREMIUM", "1000 per minute")

@@ -16,6 +16,7 @@ from sqlalchemy.orm import DeclarativeBase
 from myproject.dbpool import ReadAutocommitSession
 from myproject.openapi import Api
 from myproject.ratelimit import default_limit, is_exempt, rate_limit_key
+from myproject.ratelimit_window import ONE_TRIP_FIXED_WINDOW
 
 # Named constraints keep Alembic migrations portable between SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -37,10 +38,12 @@ ma = Marshmallow()
 jwt = JWTManager()
 cache = Cache()
 # One budget per client across all routes (application limits), plus stricter route limits.
+# Fixed windows counted in one Redis round trip per request, headers included.
 limiter = Limiter(
     key_func=rate_limit_key,
     application_limits=[default_limit],
     application_limits_exempt_when=is_exempt,
+    strategy=ONE_TRIP_FIXED_WINDOW,
 )
 
 

@@ -532,6 +532,47 @@ def test_login_username_limit_is_shared_by_instances(make_app, requires_redis):
     assert response.status_code == 429
 
 
+def redis_commands_during(url: str, action: Callable[[], Any]) -> list[str]:
+    """The commands clients sent to ``url``'s database while ``action`` ran (Redis MONITOR),
+    without those that a Lua script runs inside Redis: one entry per command sent."""
+    import redis
+
+    watcher = redis.Redis.from_url(url)
+    database = watcher.connection_pool.connection_kwargs.get("db", 0)
+    marker = f"end-of-action-{uuid.uuid4().hex}"
+    commands: list[str] = []
+    signal = redis.Redis.from_url(url)
+    signal.ping()  # connects (and SELECTs the database) before anything is watched
+    with watcher.monitor() as monitor:
+        action()
+        signal.echo(marker)
+        for entry in monitor.listen():
+            if marker in entry["command"]:
+                break
+            if entry["db"] == database and entry.get("client_type") != "lua":
+                commands.append(entry["command"])
+    signal.close()
+    watcher.close()
+    return commands
+
+
+def test_a_limited_cached_read_costs_two_redis_round_trips(make_app, requires_redis):
+    # The limit and its three headers in one script; the cached answer in one MGET.
+    client = make_app(**redis_settings(requires_redis)).test_client()
+    for _ in range(2):  # fills the cache (and Redis' script cache)
+        assert client.get("/api/items").status_code == 200
+    responses: list[Any] = []
+
+    commands = redis_commands_during(
+        requires_redis, lambda: responses.append(client.get("/api/items"))
+    )
+
+    assert responses[0].status_code == 200
+    assert responses[0].headers["X-RateLimit-Remaining"] == str(1000 - 3)
+    assert int(responses[0].headers["X-RateLimit-Reset"]) > 0
+    assert len(commands) <= 2, commands
+
+
 def test_requests_are_answered_when_redis_stops_mid_test(make_app, requires_redis, auth_headers):
     up = make_app(**redis_settings(requires_redis)).test_client()
     assert get_items(up, 2) == [200, 200]
