@@ -17,13 +17,8 @@ from myproject.config import (
     normalize_database_url,
 )
 from myproject.dbpool import configure_engine
-from myproject.extensions import cache, db, jwt, limiter, ma, migrate
+from myproject.extensions import cache, db, jwt, limiter, ma
 from myproject.logs import configure_logging, log_startup_warnings
-
-# Absolute, so `flask db ...` works from any working directory.
-MIGRATIONS_DIR = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations"
-)
 
 
 def create_app(config_name: str | None = None, overrides: dict[str, Any] | None = None) -> Flask:
@@ -67,7 +62,6 @@ def init_extensions(app: Flask) -> None:
     with app.app_context():
         idle_ping = not app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("pool_pre_ping")
         configure_engine(db.engine, idle_ping=idle_ping)
-    migrate.init_app(app, db, directory=MIGRATIONS_DIR, compare_type=True, render_as_batch=True)
     ma.init_app(app)
     jwt.init_app(app)
     cache.init_app(app)
@@ -98,8 +92,9 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    from myproject.cli import create_user_command, seed_command
+    from myproject.cli import MigrateCommands, create_user_command, seed_command
 
+    app.cli.add_command(MigrateCommands())
     app.cli.add_command(create_user_command)
     app.cli.add_command(seed_command)
 

@@ -8,7 +8,6 @@ from flask_cors import CORS
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_marshmallow import Marshmallow
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
@@ -33,7 +32,7 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base, session_options={"class_": ReadAutocommitSession})
-migrate = Migrate()
+# Flask-Migrate is bound by `flask db` itself (myproject.cli.MigrateCommands), never here.
 ma = Marshmallow()
 jwt = JWTManager()
 cache = Cache()
