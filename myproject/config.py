@@ -71,17 +71,15 @@ def env_str(name: str, default: str) -> str:
     return default if value is None or value.strip() == "" else value.strip()
 
 
+def env_list(name: str, default: str = "") -> list[str]:
+    return [part.strip() for part in env_str(name, default).split(",") if part.strip()]
+
+
 def env_networks(name: str, default: str) -> list[str]:
-    """Comma-separated addresses or CIDR networks, each checked (a bare address is a /32 or
-    /128 network)."""
-    networks = []
-    for part in env_str(name, default).split(","):
-        if part.strip():
-            try:
-                networks.append(str(ipaddress.ip_network(part.strip(), strict=False)))
-            except ValueError:
-                raise ConfigError(f"{name}: not an address or network: {part.strip()!r}") from None
-    return networks
+    try:  # an address alone is a /32 or /128 network
+        return [str(ipaddress.ip_network(part, strict=False)) for part in env_list(name, default)]
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
 
 
 def normalize_database_url(url: str) -> str:
@@ -147,11 +145,7 @@ class Config:
         self.JWT_DECODE_ALGORITHMS = ["HS256"]
         self.JWT_ACCESS_TOKEN_EXPIRES = env_int("JWT_ACCESS_TOKEN_EXPIRES", 900, minimum=1)
         self.JWT_REFRESH_TOKEN_EXPIRES = env_int("JWT_REFRESH_TOKEN_EXPIRES", 2592000, minimum=1)
-        self.JWT_TOKEN_LOCATION = [
-            part.strip()
-            for part in env_str("JWT_TOKEN_LOCATION", "headers").split(",")
-            if part.strip()
-        ]
+        self.JWT_TOKEN_LOCATION = env_list("JWT_TOKEN_LOCATION", "headers")
         self.JWT_COOKIE_SECURE = env_bool("JWT_COOKIE_SECURE", True)
         self.JWT_COOKIE_CSRF_PROTECT = True
         self.JWT_COOKIE_SAMESITE = "Lax"
@@ -173,9 +167,8 @@ class Config:
         self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
         self.RATELIMIT_HEADERS_ENABLED = True
         self.RATELIMIT_KEY_PREFIX = "myproject-rl"
-        # Premium users' limit (their access token says they are: ratelimit.default_limit).
+        # Premium users' limit (ratelimit.default_limit); who may read /metrics (metrics.py).
         self.RATELIMIT_PREMIUM = env_str("RATELIMIT_PREMIUM", "1000 per minute")
-        # Who may read GET /metrics (myproject.metrics): client addresses, after ProxyFix.
         self.METRICS_ALLOW = env_networks("METRICS_ALLOW", "127.0.0.1,::1")
 
         # Cache (Flask-Caching): Redis when configured, else this process's memory.
@@ -188,14 +181,10 @@ class Config:
         else:
             self.CACHE_TYPE = self.default_local_cache()
 
-        self.CORS_ORIGINS = [
-            origin.strip() for origin in env_str("CORS_ORIGINS", "").split(",") if origin.strip()
-        ]
+        self.CORS_ORIGINS = env_list("CORS_ORIGINS")
         self.TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
         # Flask's TRUSTED_HOSTS does the checking: another Host is a 400 (unset: any host).
-        self.TRUSTED_HOSTS = [
-            host.strip() for host in env_str("ALLOWED_HOSTS", "").split(",") if host.strip()
-        ] or None
+        self.TRUSTED_HOSTS = env_list("ALLOWED_HOSTS") or None
 
         self.LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
         self.LOG_FORMAT = env_str("LOG_FORMAT", self.default_log_format())
