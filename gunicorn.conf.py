@@ -102,22 +102,24 @@ def post_worker_init(worker: Any) -> None:
 # --- Prometheus metrics across workers (GET /metrics, myproject/metrics.py) -------------------
 # prometheus_client's multiprocess mode: each worker writes its values to files in
 # PROMETHEUS_MULTIPROC_DIR and a scrape merges them. The variable must be set before a worker
-# imports prometheus_client, so it is set here, in the master, before any fork. Unset: a fresh
-# temporary directory, removed when the master exits. Set: it is wiped at start, as
+# imports prometheus_client, so the master sets it when it starts, before any fork. Unset: a
+# fresh temporary directory, removed when the master exits. Set: it is wiped at start, as
 # prometheus_client requires (values of an earlier run would be added to this one's).
 _CREATED_MARKER = ".created-by-gunicorn"  # on_exit removes only a directory made here
-if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    import tempfile
-
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="myproject-metrics-")
-    # A file, not a variable: a HUP reload reads this file again with the variable set.
-    open(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], _CREATED_MARKER), "w").close()
 
 
 def on_starting(server: Any) -> None:
+    # Here, not at the top of this file: `gunicorn --print-config` or `--check-config` read
+    # the file too and never call on_exit. The master sets the variable before any fork.
     import glob
+    import tempfile
 
-    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        directory = tempfile.mkdtemp(prefix="myproject-metrics-")
+        # A file, not a module variable: a HUP reload runs this file again.
+        open(os.path.join(directory, _CREATED_MARKER), "w").close()
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
     os.makedirs(directory, exist_ok=True)
     for path in glob.glob(os.path.join(directory, "*.db")):
         os.remove(path)
@@ -133,6 +135,6 @@ def child_exit(server: Any, worker: Any) -> None:
 def on_exit(server: Any) -> None:
     import shutil
 
-    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
-    if os.path.exists(os.path.join(directory, _CREATED_MARKER)):
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    if directory and os.path.exists(os.path.join(directory, _CREATED_MARKER)):
         shutil.rmtree(directory, ignore_errors=True)
