@@ -124,3 +124,44 @@ def post_worker_init(worker: Any) -> None:
     signal.signal(signal.SIGTERM, drain_then_stop)
     # As gunicorn does: SIGTERM must not interrupt a system call of a request being served.
     signal.siginterrupt(signal.SIGTERM, False)
+
+
+# --- Prometheus metrics across workers (GET /metrics, myproject/metrics.py) -------------------
+# prometheus_client's multiprocess mode: each worker writes its values to files in
+# PROMETHEUS_MULTIPROC_DIR and a scrape merges them. The variable must be set before a worker
+# imports prometheus_client, so the master sets it when it starts, before any fork. Unset: a
+# fresh temporary directory, removed when the master exits. Set: it is wiped at start, as
+# prometheus_client requires (values of an earlier run would be added to this one's).
+_CREATED_MARKER = ".created-by-gunicorn"  # on_exit removes only a directory made here
+
+
+def on_starting(server: Any) -> None:
+    # Here, not at the top of this file: `gunicorn --print-config` or `--check-config` read
+    # the file too and never call on_exit. The master sets the variable before any fork.
+    import glob
+    import tempfile
+
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        directory = tempfile.mkdtemp(prefix="myproject-metrics-")
+        # A file, not a module variable: a HUP reload runs this file again.
+        open(os.path.join(directory, _CREATED_MARKER), "w").close()
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    os.makedirs(directory, exist_ok=True)
+    for path in glob.glob(os.path.join(directory, "*.db")):
+        os.remove(path)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    # A dead worker's live gauges (database pool use) must stop counting in the sums.
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    import shutil
+
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    if directory and os.path.exists(os.path.join(directory, _CREATED_MARKER)):
+        shutil.rmtree(directory, ignore_errors=True)

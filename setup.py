@@ -19,6 +19,8 @@ setup(
         "Flask-JWT-Extended>=4.6,<5",
         "Flask-Caching>=2.3,<3",
         "Flask-Limiter>=4.0,<5",
+        # GET /metrics: Prometheus text format, aggregated over gunicorn workers (multiprocess).
+        "prometheus-client>=0.20,<1",
         "redis>=5,<9",
         "flask-cors>=5,<7",
         "psycopg[binary]>=3.2,<4",

@@ -44,6 +44,10 @@ SCENARIOS = {
     "create": "POST /api/items with a token (one INSERT + cache invalidation)",
     "patch": "PATCH /api/items/<id> with a token, ids owned by demo1 (row lock + UPDATE)",
     "login": "POST /auth/token demo1 / demo-password (scrypt by design: reported apart)",
+    "item_hot_limits_on": "item_hot again, after the writes, just before the limits-off pair",
+    "list_p1_hot_limits_on": "list_p1_hot again, likewise",
+    "item_hot_limits_off": "item_hot with ours restarted with RATELIMIT_ENABLED=false",
+    "list_p1_hot_limits_off": "list_p1_hot, likewise (the reference for what limits cost)",
 }
 READS = [
     "item_uncached",
@@ -59,6 +63,12 @@ READS = [
     "category",
 ]
 WRITES = ["users_me", "create", "patch"]
+LIMITS = [
+    "item_hot_limits_on",
+    "list_p1_hot_limits_on",
+    "item_hot_limits_off",
+    "list_p1_hot_limits_off",
+]
 
 
 # --------------------------------------------------------------------------- parity
@@ -184,7 +194,7 @@ def scenario_table(runs: list[dict[str, str]], group: str) -> list[str]:
         "| floor req/s | floor p50 ms | floor p99 ms | floor non-2xx | ours/floor req/s |"
     )
     lines = [head, "|" + " --- |" * 10]
-    for scenario in READS + WRITES + ["login"]:
+    for scenario in READS + WRITES + ["login"] + LIMITS:
         ours = by_key.get((scenario, "ours"))
         floor = by_key.get((scenario, "floor"))
         if ours is None and floor is None:
@@ -210,7 +220,7 @@ def cpu_table(runs: list[dict[str, str]], group: str) -> list[str]:
         "| app CPU ours/floor |",
         "|" + " --- |" * 7,
     ]
-    for scenario in READS + WRITES + ["login"]:
+    for scenario in READS + WRITES + ["login"] + LIMITS:
         o = by_key.get((scenario, "ours"), {})
         f = by_key.get((scenario, "floor"), {})
         if not o and not f:
@@ -242,6 +252,16 @@ def derived(runs: list[dict[str, str]], group: str) -> list[str]:
     for label, a, b in pairs:
         if r(a) and r(b):
             lines.append(f"- {label} (ours, req/s): {ratio(r(a), r(b))}")
+    # What rate limiting costs a cached read (API.md: at most 15% more than without limits).
+    for label, kind in (("cached item", "item_hot"), ("cached list page 1", "list_p1_hot")):
+        on = by_key.get((f"{kind}_limits_on", "ours"))
+        off = by_key.get((f"{kind}_limits_off", "ours"))
+        if on and off:
+            lines.append(
+                f"- limits on / off, {label}: req/s {ratio(on.get('rps'), off.get('rps'))}, "
+                f"app CPU per request {ratio(on.get('cpu_app_ms'), off.get('cpu_app_ms'))} "
+                f"({cpu(on.get('cpu_app_ms'))} / {cpu(off.get('cpu_app_ms'))} ms)"
+            )
     return lines
 
 
@@ -266,7 +286,8 @@ def render_main(out_dir: Path) -> list[str]:
         f"- gunicorn (both apps, gunicorn.conf.py): {meta.get('gunicorn_settings', '?')}",
         f"- wrk: {meta.get('wrk_args', '?')} per scenario, after a warm-up",
         f"- code: {meta.get('commit', '?')}",
-        f"- app: FLASK_CONFIG=production, RATELIMIT_ENABLED=false, cache on Redis db 14, "
+        f"- app: FLASK_CONFIG=production, {meta.get('limits', '?')} (the `_limits_off` rows: "
+        f"RATELIMIT_ENABLED=false), cache on Redis db {meta.get('redis_db', '?')}, "
         f"access log to a file; {meta.get('db_note', '')}",
     ]
     for group in groups:

@@ -63,7 +63,13 @@ export FLASK_APP=myproject
 export FLASK_CONFIG=production
 export DATABASE_URL="postgresql://$PGUSER@$PGHOST:$PGPORT/$BENCH_DB"
 export REDIS_URL=${BENCH_REDIS_URL:-redis://127.0.0.1:6379/14}
-export RATELIMIT_ENABLED=false
+# What production runs: rate limits on, counted in Redis, with budgets no scenario reaches
+# (every request is counted and carries its X-RateLimit-* headers). The *_limits_off rows
+# restart ours with RATELIMIT_ENABLED=false as the reference (API.md: at most 15% dearer).
+export RATELIMIT_ENABLED=true
+BENCH_LIMIT="1000000000 per minute"
+export RATELIMIT_DEFAULT=$BENCH_LIMIT RATELIMIT_ANONYMOUS=$BENCH_LIMIT RATELIMIT_PREMIUM=$BENCH_LIMIT
+export RATELIMIT_LOGIN=$BENCH_LIMIT RATELIMIT_REGISTER=$BENCH_LIMIT
 SECRET_KEY=$(secret)
 JWT_SECRET_KEY=$(secret)
 export SECRET_KEY JWT_SECRET_KEY
@@ -109,18 +115,20 @@ start_servers() {  # label
   wait_health floor "$FLOOR_PORT"
 }
 
+stop_app() {  # name
+  local name=$1 pid=${MASTER[$1]}
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+  unset "MASTER[$name]"
+}
+
 stop_servers() {
-  local name pid
-  for name in "${!MASTER[@]}"; do
-    pid=${MASTER[$name]}
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-    unset "MASTER[$name]"
-  done
+  local name
+  for name in "${!MASTER[@]}"; do stop_app "$name"; done
 }
 
 worker_rss() {  # name -> "N workers: a, b, ... MiB (total T MiB); master M MiB" ; sets RSS_TOTAL
@@ -128,10 +136,15 @@ worker_rss() {  # name -> "N workers: a, b, ... MiB (total T MiB); master M MiB"
   local rows
   rows=$(ps -o rss= --ppid "$master" | awk '{printf "%.0f\n", $1/1024}')
   RSS_TOTAL=$(echo "$rows" | awk '{s+=$1} END {print s+0}')
-  local master_mib
+  local master_mib private p
   master_mib=$(ps -o rss= -p "$master" | awk '{printf "%.0f", $1/1024}')
+  # Private (not shared with the master or the other workers): what one more worker costs.
+  private=$(for p in $(ps -o pid= --ppid "$master"); do
+    awk '/^Private_(Clean|Dirty):/ {s += $2} END {printf "%.0f\n", s/1024}' \
+      "/proc/$p/smaps_rollup" 2>/dev/null
+  done | paste -sd, | sed 's/,/, /g')
   echo "$(echo "$rows" | grep -c .) workers: $(echo "$rows" | paste -sd, | sed 's/,/, /g') MiB" \
-    "(total $RSS_TOTAL MiB); master $master_mib MiB"
+    "(total $RSS_TOTAL MiB; private ${private:-?} MiB); master $master_mib MiB"
 }
 
 # CPU accounting: utime+stime clock ticks of the app's workers, of the PostgreSQL backends
@@ -290,6 +303,8 @@ print(redis.Redis.from_url(os.environ["REDIS_URL"]).info()["redis_version"])')"
       "GUNICORN_WORKER_CLASS=${GUNICORN_WORKER_CLASS:-unset})"
     echo "wrk_args=-t$WRK_THREADS -c$WRK_CONNECTIONS -d$DURATION --timeout $WRK_TIMEOUT --latency"
     echo "db_note=VACUUM ANALYZE after each seed"
+    echo "redis_db=${REDIS_URL##*/}"
+    echo "limits=RATELIMIT_ENABLED=true, every limit $BENCH_LIMIT"
     echo "commit=$(code_version)"
   } >>"$OUT/meta.txt"
 }
@@ -322,7 +337,8 @@ seed() {  # size -> appends seed_<size> to meta
 
 count_errors() {  # label -> text
   local label=$1 n
-  n=$(cat "$OUT/log-ours-$label.log" "$OUT/log-floor-$label.log" 2>/dev/null |
+  n=$(cat "$OUT/log-ours-$label.log" "$OUT/log-ours-$label-limits-off.log" \
+    "$OUT/log-floor-$label.log" 2>/dev/null |
     grep -cE '"level": "(ERROR|CRITICAL)"|Traceback|\[ERROR\]|WORKER TIMEOUT' || true)
   echo "${n:-0}"
 }
@@ -393,6 +409,18 @@ main_run() {
     worker_rss floor >"$OUT/rss-$size-floor-at-end.txt"
     log "RSS ours: $(cat "$OUT/rss-$size-ours-at-end.txt")"
     log "RSS floor: $(cat "$OUT/rss-$size-floor-at-end.txt")"
+
+    # What the limits cost: cached reads back to back, limits on, then ours restarted with
+    # RATELIMIT_ENABLED=false (the reference; everything else the same).
+    run_scenario main "$size" item_hot_limits_on ours "$OURS_PORT" path=/api/items/42
+    run_scenario main "$size" list_p1_hot_limits_on ours "$OURS_PORT" \
+      path="/api/items?page=1&per_page=20"
+    stop_app ours
+    RATELIMIT_ENABLED=false start_app ours "$OURS_PORT" "$size-limits-off"
+    wait_health ours "$OURS_PORT"
+    run_scenario main "$size" item_hot_limits_off ours "$OURS_PORT" path=/api/items/42
+    run_scenario main "$size" list_p1_hot_limits_off ours "$OURS_PORT" \
+      path="/api/items?page=1&per_page=20"
     echo "load_$size=$(cut -d' ' -f1-3 /proc/loadavg) at the end (before: $load_before)" \
       >>"$OUT/meta.txt"
     stop_servers

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from myproject import caching, events, hooks, jobs, realtime
+from myproject import caching, events, hooks, jobs, metrics, realtime
 from myproject import extensions as ext  # not `api`: the myproject.api package takes that name
 from myproject.config import (
     ConfigError,
@@ -17,13 +17,8 @@ from myproject.config import (
     normalize_database_url,
 )
 from myproject.dbpool import configure_engine
-from myproject.extensions import cache, db, jwt, limiter, ma, mail, migrate
+from myproject.extensions import cache, db, jwt, limiter, ma, mail
 from myproject.logs import configure_logging, log_startup_warnings
-
-# Absolute, so `flask db ...` works from any working directory.
-MIGRATIONS_DIR = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations"
-)
 
 
 def create_app(config_name: str | None = None, overrides: dict[str, Any] | None = None) -> Flask:
@@ -38,6 +33,7 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     log_startup_warnings(app)
     hooks.init_app(app)  # first: see hooks.init_app
     init_extensions(app)
+    metrics.init_app(app)
     events.subscribe(app, caching.invalidate_after_change)
     # Socket.IO at /socket.io/ and item events after each commit. Bound per app rather than
     # kept in extensions.py: Flask-SocketIO holds one server per SocketIO object.
@@ -69,7 +65,6 @@ def init_extensions(app: Flask) -> None:
     with app.app_context():
         idle_ping = not app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("pool_pre_ping")
         configure_engine(db.engine, idle_ping=idle_ping)
-    migrate.init_app(app, db, directory=MIGRATIONS_DIR, compare_type=True, render_as_batch=True)
     ma.init_app(app)
     jwt.init_app(app)
     cache.init_app(app)
@@ -100,11 +95,14 @@ def register_blueprints(app: Flask) -> None:
     ext.api.register_blueprint(items.blp)
     # Offline Swagger UI assets.
     app.register_blueprint(docs.bp)
+    # Operations: Prometheus metrics (a plain Flask blueprint: not in the OpenAPI document).
+    app.register_blueprint(metrics.bp)
 
 
 def register_cli(app: Flask) -> None:
-    from myproject.cli import create_user_command, outbox_command, seed_command
+    from myproject.cli import MigrateCommands, create_user_command, outbox_command, seed_command
 
+    app.cli.add_command(MigrateCommands())
     app.cli.add_command(create_user_command)
     app.cli.add_command(seed_command)
     app.cli.add_command(outbox_command)

@@ -24,6 +24,7 @@ from flask import Flask, Response, current_app, request
 
 from myproject.events import Change
 from myproject.extensions import cache
+from myproject.metrics import record_cache_lookup
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +156,13 @@ def _retry_invalidation(app: Flask, state: CacheHealth) -> None:
 
 
 def _lookup(kind: str, name: str) -> tuple[str | None, Any]:
+    """``_find``, counted as a cache hit or miss (GET /metrics)."""
+    key, stored = _find(kind, name)
+    record_cache_lookup(hit=stored is not None)
+    return key, stored
+
+
+def _find(kind: str, name: str) -> tuple[str | None, Any]:
     """The key of ``name`` under the current data version, and the value stored there.
 
     In the steady state this is one round trip: the version and the entry under the version

@@ -9,7 +9,6 @@ from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_mail import Mail
 from flask_marshmallow import Marshmallow
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
@@ -17,6 +16,7 @@ from sqlalchemy.orm import DeclarativeBase
 from myproject.dbpool import ReadAutocommitSession
 from myproject.openapi import Api
 from myproject.ratelimit import default_limit, is_exempt, rate_limit_key
+from myproject.ratelimit_window import ONE_TRIP_FIXED_WINDOW
 
 # Named constraints keep Alembic migrations portable between SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -33,27 +33,29 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base, session_options={"class_": ReadAutocommitSession})
-migrate = Migrate()
+# Flask-Migrate is bound by `flask db` itself (myproject.cli.MigrateCommands), never here.
 ma = Marshmallow()
 jwt = JWTManager()
 cache = Cache()
 # One budget per client across all routes (application limits), plus stricter route limits.
+# Fixed windows counted in one Redis round trip per request, headers included.
 limiter = Limiter(
     key_func=rate_limit_key,
     application_limits=[default_limit],
     application_limits_exempt_when=is_exempt,
+    strategy=ONE_TRIP_FIXED_WINDOW,
 )
 
 
 @limiter.request_filter
 def _is_operations_request() -> bool:
-    """Probes, documentation and CORS preflights are never rate limited.
+    """Probes, metrics, documentation and CORS preflights are never rate limited.
 
     Browsers send preflights without credentials; counting them would hold a signed-in SPA
     to the anonymous budget of its address.
     """
     return request.method == "OPTIONS" or request.path.startswith(
-        ("/health", "/api/docs", "/api/openapi.json")
+        ("/health", "/metrics", "/api/docs", "/api/openapi.json")
     )
 
 

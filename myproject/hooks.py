@@ -22,7 +22,7 @@ from myproject.extensions import cors
 REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 # Per-request state kept in ``g`` (see ``start_request``).
-REQUEST_STATE = ("token_claims", "caller", "caller_session")
+REQUEST_STATE = ("token_claims", "caller", "caller_session", "ratelimit_windows")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # Longer query strings are refused (414); the server lets request lines up to 8 KiB through
 # (gunicorn.conf.py, deploy/nginx.conf) so that the refusal is this problem JSON.

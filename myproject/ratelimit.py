@@ -59,7 +59,14 @@ def rate_limit_key() -> str:
 
 
 def default_limit() -> str:
-    key = "RATELIMIT_SIGNED_IN" if token_claims() is not None else "RATELIMIT_ANONYMOUS"
+    """The caller's tier, as its access token states it (``prm``: set at login and refresh)."""
+    claims = token_claims()
+    if claims is None:
+        key = "RATELIMIT_ANONYMOUS"
+    elif claims.get("prm"):
+        key = "RATELIMIT_PREMIUM"
+    else:
+        key = "RATELIMIT_SIGNED_IN"
     limit: str = current_app.config[key]
     return limit
 

@@ -16,7 +16,7 @@ from myproject.auth.sessions import revoke_user_sessions
 from myproject.extensions import db
 from myproject.models import Item, LoginSession, User
 
-ADMIN_FIELDS = ("is_active", "is_admin")
+ADMIN_FIELDS = ("is_active", "is_admin", "is_premium")
 
 
 def _ensure_unique(*, username: str | None, email: str | None, exclude_id: int | None) -> None:

@@ -59,6 +59,14 @@ def test_create_user_with_admin_flag_makes_an_admin(runner, db):
     assert find_user(db, "root").is_admin is True
 
 
+@pytest.mark.parametrize("flags", [(), ("--admin",)])
+def test_create_user_makes_a_user_who_is_not_premium(runner, db, flags):
+    result = create_user(runner, "carol", "carol@example.com", *flags)
+
+    assert result.exit_code == 0, result.output
+    assert find_user(db, "carol").is_premium is False
+
+
 def test_create_user_reads_password_from_stdin(runner, db):
     result = create_user(runner, "bob", "bob@example.com")
 

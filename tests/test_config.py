@@ -19,7 +19,8 @@ GOOD_JWT_SECRET = "Z8yX7wV6uT5sR4qP3oN2mL1kJ0iH9gFe"
 CLOSED_PORT_DB = "postgresql+psycopg://postgres@127.0.0.1:1/nope"
 # env_int("NAME", ...), os.environ.get("NAME"), DATABASE_URL_VARIABLE = "NAME", ...
 VARIABLE_READ = re.compile(
-    r"(?:env_(?:str|int|bool)\(\s*|os\.environ\.get\(\s*|_VARIABLE = |setdefault\(\s*)"
+    r"(?:env_(?:str|int|bool|list|networks)\(\s*|os\.environ\.get\(\s*"
+    r"|_VARIABLE = |setdefault\(\s*)"
     r'"([A-Z][A-Z0-9_]*)"'
 )
 ENV_VARS = (

@@ -108,6 +108,9 @@ def start(cwd: Path, env: dict[str, str], log_name: str = "gunicorn.log") -> Ser
     # before it reaches a stray /tmp/.env.
     for name in (".env", ".flaskenv"):
         (cwd / name).touch()
+    # Temporary files (gunicorn.conf.py's metrics directory) stay in the test's directory:
+    # a server killed with SIGKILL cannot remove them.
+    env = {"TMPDIR": str(cwd), **env}
     log = cwd / log_name
     with log.open("wb") as out:
         process = subprocess.Popen(

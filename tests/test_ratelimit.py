@@ -19,7 +19,7 @@ from flask import Flask
 
 from myproject import create_app
 from myproject.extensions import cache, limiter
-from tests.support import DEAD_REDIS, PASSWORD, REDIS_TIMEOUTS
+from tests.support import DEAD_REDIS, PASSWORD, REDIS_TIMEOUTS, bearer, claims_of, refresh
 
 GENEROUS = "1000 per minute"
 
@@ -200,6 +200,66 @@ def test_demoted_admin_token_is_no_longer_exempt(make_app, auth, admin, session)
     app = make_app(RATELIMIT_ANONYMOUS="2 per minute", RATELIMIT_SIGNED_IN="2 per minute")
 
     statuses = get_items(app.test_client(), 3, headers=headers)
+
+    assert statuses == [200, 200, 429]
+
+
+# --- premium users: the tier travels in the token ------------------------------------------
+
+TIERS = {"RATELIMIT_SIGNED_IN": "2 per minute", "RATELIMIT_PREMIUM": "4 per minute"}
+
+
+def set_premium(client: Any, user_id: int, value: bool, admin_headers: dict[str, str]) -> None:
+    response = client.patch(
+        f"/api/users/{user_id}", json={"is_premium": value}, headers=admin_headers
+    )
+    assert response.status_code == 200
+    assert response.get_json()["is_premium"] is value
+
+
+def test_premium_user_gets_the_premium_limit_after_refresh(make_app, auth, user, admin_headers):
+    tokens = auth.login(user.username)
+    set_premium(auth.client, user.id, True, admin_headers)
+    renewed = refresh(auth.client, tokens["refresh_token"]).get_json()["access_token"]
+    client = make_app(**TIERS).test_client()
+
+    statuses = get_items(client, 5, headers=bearer(renewed))
+
+    assert statuses == [200] * 4 + [429]
+    assert claims_of(renewed)["prm"] is True
+
+
+def test_premium_limit_is_reported_in_headers(make_app, auth, make_user):
+    headers = auth.headers(make_user(is_premium=True).username)
+
+    response = make_app(**TIERS).test_client().get("/api/items", headers=headers)
+
+    assert response.status_code == 200
+    assert response.headers["X-RateLimit-Limit"] == "4"
+
+
+def test_token_issued_before_promotion_keeps_the_signed_in_limit(
+    make_app, auth, user, admin_headers
+):
+    headers = auth.headers(user.username)
+    set_premium(auth.client, user.id, True, admin_headers)
+    client = make_app(**TIERS).test_client()
+
+    statuses = get_items(client, 3, headers=headers)
+
+    assert statuses == [200, 200, 429]
+
+
+def test_demoted_premium_user_gets_the_signed_in_limit_after_refresh(
+    make_app, auth, make_user, admin_headers
+):
+    member = make_user(is_premium=True)
+    tokens = auth.login(member.username)
+    set_premium(auth.client, member.id, False, admin_headers)
+    renewed = refresh(auth.client, tokens["refresh_token"]).get_json()["access_token"]
+    client = make_app(**TIERS).test_client()
+
+    statuses = get_items(client, 3, headers=bearer(renewed))
 
     assert statuses == [200, 200, 429]
 
@@ -470,6 +530,47 @@ def test_login_username_limit_is_shared_by_instances(make_app, requires_redis):
     response = login(second, "alice", addr="10.0.0.3")
 
     assert response.status_code == 429
+
+
+def redis_commands_during(url: str, action: Callable[[], Any]) -> list[str]:
+    """The commands clients sent to ``url``'s database while ``action`` ran (Redis MONITOR),
+    without those that a Lua script runs inside Redis: one entry per command sent."""
+    import redis
+
+    watcher = redis.Redis.from_url(url)
+    database = watcher.connection_pool.connection_kwargs.get("db", 0)
+    marker = f"end-of-action-{uuid.uuid4().hex}"
+    commands: list[str] = []
+    signal = redis.Redis.from_url(url)
+    signal.ping()  # connects (and SELECTs the database) before anything is watched
+    with watcher.monitor() as monitor:
+        action()
+        signal.echo(marker)
+        for entry in monitor.listen():
+            if marker in entry["command"]:
+                break
+            if entry["db"] == database and entry.get("client_type") != "lua":
+                commands.append(entry["command"])
+    signal.close()
+    watcher.close()
+    return commands
+
+
+def test_a_limited_cached_read_costs_two_redis_round_trips(make_app, requires_redis):
+    # The limit and its three headers in one script; the cached answer in one MGET.
+    client = make_app(**redis_settings(requires_redis)).test_client()
+    for _ in range(2):  # fills the cache (and Redis' script cache)
+        assert client.get("/api/items").status_code == 200
+    responses: list[Any] = []
+
+    commands = redis_commands_during(
+        requires_redis, lambda: responses.append(client.get("/api/items"))
+    )
+
+    assert responses[0].status_code == 200
+    assert responses[0].headers["X-RateLimit-Remaining"] == str(1000 - 3)
+    assert int(responses[0].headers["X-RateLimit-Reset"]) > 0
+    assert len(commands) <= 2, commands
 
 
 def test_requests_are_answered_when_redis_stops_mid_test(make_app, requires_redis, auth_headers):

@@ -95,11 +95,14 @@ def authenticate(*, login: str, password: str) -> User | None:
 
 
 def _issue(user: User, session_id: int) -> tuple[TokenPair, str]:
-    """A new token pair for the session, and the jti of its refresh token."""
+    """A new token pair for the session, and the jti of its refresh token.
+
+    The access token carries the user's rate-limit tier (``adm``, ``prm``) so that choosing a
+    limit needs no query; a change of tier reaches the limiter with the next login or refresh.
+    """
     identity = str(user.id)
-    access = create_access_token(
-        identity=identity, additional_claims={"sid": session_id, "adm": user.is_admin}
-    )
+    claims = {"sid": session_id, "adm": user.is_admin, "prm": user.is_premium}
+    access = create_access_token(identity=identity, additional_claims=claims)
     refresh = create_refresh_token(identity=identity, additional_claims={"sid": session_id})
     expires = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
     seconds = int(expires.total_seconds()) if isinstance(expires, timedelta) else int(expires)

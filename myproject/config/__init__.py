@@ -19,6 +19,8 @@ from .environment import (
     engine_options,
     env_bool,
     env_int,
+    env_list,
+    env_networks,
     env_str,
     normalize_database_url,
     redis_options,
@@ -39,6 +41,8 @@ __all__ = [
     "engine_options",
     "env_bool",
     "env_int",
+    "env_list",
+    "env_networks",
     "env_str",
     "instance_path",
     "load_config",
@@ -83,11 +87,7 @@ class Config(JobsAndEmailSettings):
         self.JWT_DECODE_ALGORITHMS = ["HS256"]
         self.JWT_ACCESS_TOKEN_EXPIRES = env_int("JWT_ACCESS_TOKEN_EXPIRES", 900, minimum=1)
         self.JWT_REFRESH_TOKEN_EXPIRES = env_int("JWT_REFRESH_TOKEN_EXPIRES", 2592000, minimum=1)
-        self.JWT_TOKEN_LOCATION = [
-            part.strip()
-            for part in env_str("JWT_TOKEN_LOCATION", "headers").split(",")
-            if part.strip()
-        ]
+        self.JWT_TOKEN_LOCATION = env_list("JWT_TOKEN_LOCATION", "headers")
         self.JWT_COOKIE_SECURE = env_bool("JWT_COOKIE_SECURE", True)
         self.JWT_COOKIE_CSRF_PROTECT = True
         self.JWT_COOKIE_SAMESITE = "Lax"
@@ -110,8 +110,10 @@ class Config(JobsAndEmailSettings):
         self.RATELIMIT_STORAGE_OPTIONS = redis_options() if self.REDIS_URL else {}
         self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
         self.RATELIMIT_HEADERS_ENABLED = True
-        self.RATELIMIT_STRATEGY = "fixed-window"
         self.RATELIMIT_KEY_PREFIX = "myproject-rl"
+        # Premium users' limit (ratelimit.default_limit); who may read /metrics (metrics.py).
+        self.RATELIMIT_PREMIUM = env_str("RATELIMIT_PREMIUM", "1000 per minute")
+        self.METRICS_ALLOW = env_networks("METRICS_ALLOW", "127.0.0.1,::1")
 
         # Cache (Flask-Caching): Redis when configured, else this process's memory.
         self.CACHE_DEFAULT_TIMEOUT = env_int("CACHE_DEFAULT_TIMEOUT", 60)
@@ -125,14 +127,10 @@ class Config(JobsAndEmailSettings):
 
         # Socket.IO fan-out to every worker and instance (myproject.realtime); unset: in-process.
         self.SOCKETIO_MESSAGE_QUEUE = env_str("SOCKETIO_MESSAGE_QUEUE", "") or self.REDIS_URL
-        self.CORS_ORIGINS = [
-            origin.strip() for origin in env_str("CORS_ORIGINS", "").split(",") if origin.strip()
-        ]
+        self.CORS_ORIGINS = env_list("CORS_ORIGINS")
         self.TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
         # Flask's TRUSTED_HOSTS does the checking: another Host is a 400 (unset: any host).
-        self.TRUSTED_HOSTS = [
-            host.strip() for host in env_str("ALLOWED_HOSTS", "").split(",") if host.strip()
-        ] or None
+        self.TRUSTED_HOSTS = env_list("ALLOWED_HOSTS") or None
 
         self.LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
         self.LOG_FORMAT = env_str("LOG_FORMAT", self.default_log_format())

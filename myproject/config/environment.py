@@ -5,6 +5,7 @@ Standard library only (see the package docstring).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from typing import Any
 
@@ -66,6 +67,17 @@ def env_int(name: str, default: int, minimum: int = 0) -> int:
 def env_str(name: str, default: str) -> str:
     value = os.environ.get(name)
     return default if value is None or value.strip() == "" else value.strip()
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [part.strip() for part in env_str(name, default).split(",") if part.strip()]
+
+
+def env_networks(name: str, default: str) -> list[str]:
+    try:  # an address alone is a /32 or /128 network
+        return [str(ipaddress.ip_network(part, strict=False)) for part in env_list(name, default)]
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
 
 
 def normalize_database_url(url: str) -> str:

@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app
-from sqlalchemy import Boolean, Index, String, func, text
+from sqlalchemy import Boolean, Index, String, false, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from myproject.models.base import TimestampModel, UTCDateTime
@@ -33,6 +33,10 @@ class User(TimestampModel):
     is_admin: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     # Set by the email job when the welcome email went out (myproject.tasks).
     welcome_email_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The rate-limit tier (RATELIMIT_PREMIUM); it reaches the limiter through the token.
+    is_premium: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
 
     items: Mapped[list[Item]] = relationship(
         back_populates="user",
@@ -79,6 +83,7 @@ class User(TimestampModel):
                 email=self.email,
                 is_active=self.is_active,
                 is_admin=self.is_admin,
+                is_premium=self.is_premium,
                 updated_at=self.updated_at.isoformat(),
             )
         return data

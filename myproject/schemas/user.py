@@ -40,7 +40,7 @@ class UserCreateSchema(Schema):
 
 
 class UserUpdateSchema(Schema):
-    """PATCH body. ``is_active`` / ``is_admin`` are accepted from admins only, and
+    """PATCH body. ``is_active`` / ``is_admin`` / ``is_premium`` are accepted from admins only, and
     ``current_password`` is required to change one's own password (both checked by
     ``services.update_user``, which knows the caller)."""
 
@@ -50,6 +50,7 @@ class UserUpdateSchema(Schema):
     current_password = fields.String(load_only=True, validate=validate.Length(max=1024))
     is_active = fields.Boolean(truthy={True}, falsy={False})
     is_admin = fields.Boolean(truthy={True}, falsy={False})
+    is_premium = fields.Boolean(truthy={True}, falsy={False})
 
 
 # Output schemas only document ``to_dict()`` (see api/responses.py): every field is always
@@ -72,6 +73,7 @@ class UserSchema(UserPublicSchema):
     email = auto_field(dump_only=True, required=True)
     is_active = auto_field(dump_only=True, required=True)
     is_admin = auto_field(dump_only=True, required=True)
+    is_premium = auto_field(dump_only=True, required=True)
     updated_at = fields.DateTime(format="iso", dump_only=True, required=True)
 
 

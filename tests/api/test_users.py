@@ -11,7 +11,7 @@ from myproject.models import Item, User
 from tests.support import PASSWORD, post_login
 
 PUBLIC_KEYS = {"id", "username", "created_at"}
-PRIVATE_KEYS = PUBLIC_KEYS | {"email", "is_active", "is_admin", "updated_at"}
+PRIVATE_KEYS = PUBLIC_KEYS | {"email", "is_active", "is_admin", "is_premium", "updated_at"}
 NEW_PASSWORD = "brand-new-secret-99"
 
 
@@ -171,6 +171,7 @@ def test_register_password_length_is_8_to_128(client, length, status):
         ("id", 99),
         ("is_admin", True),
         ("is_active", False),
+        ("is_premium", True),
         ("created_at", "2020-01-01T00:00:00+00:00"),
         ("updated_at", "2020-01-01T00:00:00+00:00"),
         ("role", "admin"),
@@ -378,7 +379,9 @@ def test_admin_changes_a_password_without_current_password(client, user, admin_h
     assert login_status(client, "alice", NEW_PASSWORD) == 200
 
 
-@pytest.mark.parametrize(("field", "value"), [("is_active", False), ("is_admin", True)])
+@pytest.mark.parametrize(
+    ("field", "value"), [("is_active", False), ("is_admin", True), ("is_premium", True)]
+)
 def test_admin_sets_is_active_and_is_admin(client, session, user, admin_headers, field, value):
     response = client.patch(f"/api/users/{user.id}", json={field: value}, headers=admin_headers)
 
@@ -388,7 +391,9 @@ def test_admin_sets_is_active_and_is_admin(client, session, user, admin_headers,
     assert getattr(session.get(User, user.id), field) is value
 
 
-@pytest.mark.parametrize(("field", "value"), [("is_admin", True), ("is_active", False)])
+@pytest.mark.parametrize(
+    ("field", "value"), [("is_admin", True), ("is_active", False), ("is_premium", True)]
+)
 def test_non_admin_cannot_set_admin_fields(client, session, user, auth_headers, field, value):
     response = client.patch(
         f"/api/users/{user.id}", json={"username": "sneaky", field: value}, headers=auth_headers
@@ -399,6 +404,7 @@ def test_non_admin_cannot_set_admin_fields(client, session, user, auth_headers, 
     me = client.get("/api/users/me", headers=auth_headers).get_json()
     assert me["is_admin"] is False
     assert me["is_active"] is True
+    assert me["is_premium"] is False
     assert me["username"] == "alice"
 
 

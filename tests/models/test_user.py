@@ -105,6 +105,7 @@ def test_to_dict_private_adds_account_fields(user):
         "email": "alice@example.com",
         "is_active": True,
         "is_admin": False,
+        "is_premium": False,
         "updated_at": user.updated_at.isoformat(),
     }
     assert "password_hash" not in data
