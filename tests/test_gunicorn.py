@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 
 from myproject.extensions import db as _db
+from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN_CONF = ROOT / "gunicorn.conf.py"
@@ -39,13 +40,6 @@ def project_variables() -> set[str]:
     """Every variable .env.example documents, set or commented out."""
     text = (ROOT / ".env.example").read_text()
     return set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", text, flags=re.MULTILINE))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def server_env(**settings: str | None) -> dict[str, str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 MARKER = "<!-- tests/test_readme.py runs this block"
@@ -24,13 +25,6 @@ def tested_blocks() -> list[str]:
     """The shell blocks that follow a test marker, in README order."""
     text = (ROOT / "README.md").read_text()
     return re.findall(re.escape(MARKER) + r"[^\n]*\n```sh\n(.*?)```", text, flags=re.S)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture()

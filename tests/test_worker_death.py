@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,6 +20,8 @@ from typing import Any
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
+
+from tests.support import free_port
 
 LEASE = 2  # REQUEST_TIMEOUT for the server under test, seconds
 
@@ -44,13 +45,6 @@ def http(method: str, url: str, body: Any = None, headers: Any = None, timeout: 
             return Answer(response.status, response.headers, response.read())
     except urllib.error.HTTPError as error:
         return Answer(error.code, error.headers, error.read())
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_until(condition: Any, timeout: float = 10.0) -> Any:

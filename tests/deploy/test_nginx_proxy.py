@@ -21,13 +21,13 @@ from tests.deploy.support import (
     SilentServer,
     assert_proxy_problem,
     config_copy,
-    free_port,
     nginx_prefix,
     port_is_free,
     raw,
     request,
     start_nginx,
 )
+from tests.support import free_port
 
 pytestmark = pytest.mark.nginx
 
