@@ -43,8 +43,9 @@ setup(
             "ruff>=0.8",
             "mypy>=1.13",
             "openapi-spec-validator>=0.7",
-            # python-socketio's client against live servers (websocket-client, requests).
-            "python-socketio[client]>=5.12,<6",
+            # python-socketio's clients against live servers: the threaded one (websocket-client,
+            # requests) and the asyncio one (aiohttp; hundreds of sockets in one event loop).
+            "python-socketio[client,asyncio_client]>=5.12,<6",
             "aiosmtpd>=1.4,<2",
             "openapi-python-client>=0.29,<0.30",
             "schemathesis>=4.32,<5",

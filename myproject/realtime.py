@@ -32,6 +32,8 @@ from flask_socketio import SocketIO, join_room, leave_room
 from jwt import PyJWTError
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.http import parse_list_header
+from werkzeug.sansio.utils import get_host
 
 from myproject import events
 from myproject.auth.sessions import load_caller
@@ -106,18 +108,34 @@ def _origin_checker(app: Flask) -> Any:
     """The origins of ``CORS_ORIGINS`` (taken literally: ``*`` is no wildcard here) and the
     server's own origin. Clients that send no Origin (not browsers) are not checked."""
     allowed = frozenset(app.config["CORS_ORIGINS"])
-    trust_forwarded = app.config["TRUSTED_PROXIES"] > 0
+    hops: int = app.config["TRUSTED_PROXIES"]
 
     def is_allowed(origin: str | None, environ: dict[str, Any]) -> bool:
-        if origin in allowed:
-            return True
-        scheme, host = environ.get("wsgi.url_scheme", "http"), environ.get("HTTP_HOST")
-        if trust_forwarded:
-            scheme = environ.get("HTTP_X_FORWARDED_PROTO", scheme).split(",")[0].strip()
-            host = environ.get("HTTP_X_FORWARDED_HOST", host or "").split(",")[0].strip()
-        return host is not None and origin == f"{scheme}://{host}"
+        return origin is not None and (origin in allowed or origin == own_origin(environ, hops))
 
     return is_allowed
+
+
+def own_origin(environ: dict[str, Any], hops: int) -> str | None:
+    """The origin of the server as the app's ProxyFix sees it (``/socket.io/`` is answered
+    before ProxyFix runs): with ``hops`` trusted proxies, the scheme, host and port they
+    forwarded, else the request's own; a scheme's default port left out, as browsers do."""
+    scheme, host = environ.get("wsgi.url_scheme", "http"), environ.get("HTTP_HOST")
+    if hops:
+        scheme = _forwarded(environ, "HTTP_X_FORWARDED_PROTO", hops) or scheme
+        host = _forwarded(environ, "HTTP_X_FORWARDED_HOST", hops) or host
+        port = _forwarded(environ, "HTTP_X_FORWARDED_PORT", hops)
+        if host and port:
+            if not host.endswith("]"):  # not a bare IPv6 literal: drop the port it names
+                host = host.rsplit(":", 1)[0]
+            host = f"{host}:{port}"
+    return f"{scheme}://{get_host(scheme, host)}" if host else None
+
+
+def _forwarded(environ: dict[str, Any], name: str, hops: int) -> str | None:
+    """ProxyFix's rule: the value ``hops`` from the right, if the header has that many."""
+    values = parse_list_header(environ.get(name, ""))
+    return values[-hops] if len(values) >= hops else None
 
 
 # --- client events ------------------------------------------------------------------------

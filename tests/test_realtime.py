@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask_jwt_extended import create_access_token
 
 from myproject import events, realtime
@@ -104,6 +105,60 @@ def test_token_in_the_query_string_is_refused(connect, tokens):
 
     assert not connect(auth=None, query_string=f"token={token}").is_connected()
     assert not connect(token, query_string=f"token={token}").is_connected()
+
+
+# Behind nginx on 8080 (deploy/nginx.conf): X-Forwarded-Host is its $host, without the port,
+# which comes in X-Forwarded-Port; gunicorn sees the proxy's own Host.
+BEHIND_NGINX = {
+    "wsgi.url_scheme": "http",
+    "HTTP_HOST": "127.0.0.1:8000",
+    "HTTP_X_FORWARDED_PROTO": "http",
+    "HTTP_X_FORWARDED_HOST": "localhost",
+    "HTTP_X_FORWARDED_PORT": "8080",
+}
+
+# A TLS load balancer in front of nginx, each appending; the client forged a first value.
+TWO_PROXIES = BEHIND_NGINX | {
+    "HTTP_X_FORWARDED_PROTO": "http, https, http",
+    "HTTP_X_FORWARDED_HOST": "evil, api.example, localhost",
+    "HTTP_X_FORWARDED_PORT": "666, 443, 8080",
+}
+
+
+@pytest.mark.parametrize(
+    ("hops", "environ", "origin", "allowed"),
+    [
+        (0, {"HTTP_HOST": "localhost:5000"}, "http://localhost:5000", True),
+        (0, {"HTTP_HOST": "localhost:5000"}, "http://localhost", False),
+        (
+            0,
+            {"HTTP_HOST": "localhost:5000"} | {"HTTP_X_FORWARDED_HOST": "evil"},
+            "http://evil",
+            False,
+        ),
+        (1, BEHIND_NGINX, "http://localhost:8080", True),
+        (1, BEHIND_NGINX, "http://localhost", False),
+        (1, BEHIND_NGINX, "http://127.0.0.1:8000", False),
+        (
+            1,
+            BEHIND_NGINX | {"HTTP_X_FORWARDED_PROTO": "https", "HTTP_X_FORWARDED_PORT": "443"},
+            "https://localhost",
+            True,
+        ),
+        # Two hops: what the outer proxy saw, as ProxyFix takes it.
+        (2, TWO_PROXIES, "https://api.example", True),
+        (2, TWO_PROXIES, "http://evil:666", False),
+        (1, BEHIND_NGINX | {"HTTP_X_FORWARDED_HOST": "[::1]"}, "http://[::1]:8080", True),
+        (1, {"HTTP_X_FORWARDED_PORT": "8080"}, "http://:8080", False),
+        (1, BEHIND_NGINX, "https://spa.example", True),
+        (1, BEHIND_NGINX, None, False),
+    ],
+)
+def test_the_servers_own_origin_is_the_one_its_proxies_forwarded(hops, environ, origin, allowed):
+    app = Flask(__name__)
+    app.config.update(TRUSTED_PROXIES=hops, CORS_ORIGINS=["https://spa.example"])
+
+    assert realtime._origin_checker(app)(origin, environ) is allowed
 
 
 # --- rooms ----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import secrets
 import shutil
 import subprocess
@@ -27,7 +28,9 @@ from tests.deploy.support import (
     Server,
     nginx_prefix,
     port_is_free,
+    post_json,
     request,
+    sign_in,
     start_nginx,
     wait_for_port,
 )
@@ -64,6 +67,24 @@ def ports_are_free() -> None:
             f"(`ss -ltnp 'sport = :{taken[0]}'`) and run `make e2e-nginx` again",
             returncode=3,
         )
+
+
+# The capacity test holds 500 slow connections and 500 sockets (and nginx, gunicorn and this
+# process each hold both ends of some of them): more than the usual soft limit of 1024.
+OPEN_FILES = 8192
+
+
+@pytest.fixture(scope="session", autouse=True)
+def open_file_limit() -> Iterator[None]:
+    """Raise this process's soft limit on open files, before nginx and gunicorn inherit it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = OPEN_FILES if hard == resource.RLIM_INFINITY else min(OPEN_FILES, hard)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 @pytest.fixture(scope="session")
@@ -166,3 +187,17 @@ def stack(nginx: Server, gunicorn: Server) -> Server:
     raise AssertionError(
         f"the app did not answer /health through nginx:\n{gunicorn.log.read_text()}"
     )
+
+
+@pytest.fixture(scope="module")
+def access_token(stack: Server) -> str:
+    """An access token of a new user, signed in through nginx."""
+    return sign_in()
+
+
+@pytest.fixture(scope="module")
+def item_id(access_token: str) -> int:
+    bearer = {"Authorization": f"Bearer {access_token}"}
+    created = post_json("/api/items", {"name": "Lamp"}, bearer)
+    assert created.status == 201, created.body[:300]
+    return int(created.json()["id"])

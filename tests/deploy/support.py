@@ -12,12 +12,13 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.support import PROBLEM_KEYS
+from tests.support import PASSWORD, PROBLEM_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"
@@ -156,6 +157,31 @@ def request(
     finally:
         if own:
             conn.close()
+
+
+HOST = {"Host": f"localhost:{NGINX_PORT}"}
+JSON = {"Content-Type": "application/json"}
+
+
+def post_json(path: str, payload: Any, headers: dict[str, str] | None = None) -> Answer:
+    return request("POST", path, json.dumps(payload).encode(), HOST | JSON | (headers or {}))
+
+
+def register(headers: dict[str, str] | None = None) -> Answer:
+    name = f"u{uuid.uuid4().hex[:12]}"
+    user = {"username": name, "email": f"{name}@example.com", "password": PASSWORD}
+    answer = post_json("/api/users", user, headers)
+    assert answer.status == 201, answer.body[:300]
+    return answer
+
+
+def sign_in() -> str:
+    """A new user's access token, registered and signed in through nginx."""
+    username = register().json()["username"]
+    answer = post_json("/auth/token", {"username": username, "password": PASSWORD})
+    assert answer.status == 200, answer.body[:300]
+    token: str = answer.json()["access_token"]
+    return token
 
 
 def raw(data: bytes, port: int = NGINX_PORT, timeout: float = 10) -> Answer:

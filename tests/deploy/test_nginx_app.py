@@ -1,59 +1,24 @@
 """The real app (production config, PostgreSQL, Redis, TRUSTED_PROXIES=1) behind the shipped
-deploy/nginx.conf: the app's answers pass through untouched, forged forwarded headers change
-nothing the app does, and 500 slow clients leave it answering (API.md "Capacity")."""
+deploy/nginx.conf: the app's answers pass through untouched and forged forwarded headers change
+nothing the app does. Socket.IO and capacity through nginx: test_nginx_realtime.py."""
 
 from __future__ import annotations
 
-import contextlib
 import http.client
-import json
-import math
-import socket
-import threading
 import time
-import uuid
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from tests.deploy.support import (
     NGINX_PORT,
-    Answer,
-    Server,
     assert_proxy_problem,
     from_nginx,
+    post_json,
+    register,
     request,
 )
-from tests.support import PASSWORD
 
 pytestmark = pytest.mark.nginx
-
-HOST = {"Host": f"localhost:{NGINX_PORT}"}
-JSON = {"Content-Type": "application/json"}
-
-
-def post_json(path: str, payload: Any, headers: dict[str, str] | None = None) -> Answer:
-    return request("POST", path, json.dumps(payload).encode(), HOST | JSON | (headers or {}))
-
-
-def register(headers: dict[str, str] | None = None) -> Answer:
-    name = f"u{uuid.uuid4().hex[:12]}"
-    user = {"username": name, "email": f"{name}@example.com", "password": PASSWORD}
-    answer = post_json("/api/users", user, headers)
-    assert answer.status == 201, answer.body[:300]
-    return answer
-
-
-@pytest.fixture(scope="module")
-def item_id(stack: Server) -> int:
-    username = register().json()["username"]
-    token = post_json("/auth/token", {"username": username, "password": PASSWORD})
-    assert token.status == 200, token.body[:300]
-    bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
-    created = post_json("/api/items", {"name": "Lamp"}, bearer)
-    assert created.status == 201, created.body[:300]
-    return int(created.json()["id"])
 
 
 def test_the_apps_own_404_passes_through_untouched(stack):
@@ -156,88 +121,3 @@ def test_long_link_headers_come_back_through_the_proxy(stack):
     assert answer.status == 200
     assert isinstance(answer.json(), list)
     assert answer.headers["Link"].count("a" * 4000) >= 2  # first and last
-
-
-# --- Capacity under slow clients -------------------------------------------------------------
-
-SLOW_HEADERS = 250  # send their request headers one byte every 2 s
-SLOW_BODIES = 250  # send complete headers, then their body one byte every 2 s
-SAMPLES = 50
-
-
-class Tricklers:
-    """Slow clients: each socket gets one more byte every 2 s, from one thread."""
-
-    def __init__(self, item_id: int) -> None:
-        self.socks: list[socket.socket] = []
-        self.stop = threading.Event()
-        head = f"GET /api/items/{item_id} HTTP/1.1\r\nHost: localhost\r\nX-Slow: ".encode()
-        body_head = (
-            b"POST /api/items HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 1000\r\n\r\n"
-        )
-        for prefix in [head] * SLOW_HEADERS + [body_head] * SLOW_BODIES:
-            sock = socket.create_connection(("127.0.0.1", NGINX_PORT), timeout=5)
-            sock.sendall(prefix)
-            self.socks.append(sock)
-        self.thread = threading.Thread(target=self._trickle, daemon=True)
-        self.thread.start()
-
-    def _trickle(self) -> None:
-        turn = 0
-        while not self.stop.wait(0.5):
-            for sock in self.socks[turn % 4 :: 4]:  # a quarter every 0.5 s: each every 2 s
-                with contextlib.suppress(OSError):
-                    sock.send(b"a")
-            turn += 1
-
-    def open_count(self) -> int:
-        count = 0
-        for sock in self.socks:
-            try:
-                sock.setblocking(False)
-                count += sock.recv(1, socket.MSG_PEEK) != b""  # data would be an answer
-            except BlockingIOError:
-                count += 1  # nothing to read: still open, still waiting
-            except OSError:
-                pass
-            finally:
-                sock.setblocking(True)
-        return count
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(timeout=5)
-        for sock in self.socks:
-            sock.close()
-
-
-@pytest.fixture()
-def tricklers(stack: Server, item_id: int) -> Iterator[Tricklers]:
-    slow = Tricklers(item_id)
-    try:
-        yield slow
-    finally:
-        slow.close()
-
-
-def test_500_slow_clients_leave_item_reads_under_1_s_at_p99(tricklers, item_id, capsys):
-    time.sleep(2)  # every slow client has trickled at least once
-    latencies = []
-    for _ in range(SAMPLES):
-        started = time.monotonic()
-        answer = request("GET", f"/api/items/{item_id}", timeout=10)
-        latencies.append(time.monotonic() - started)
-        assert answer.status == 200, answer.body[:300]
-        time.sleep(0.05)
-    still_open = tricklers.open_count()
-
-    p99 = sorted(latencies)[math.ceil(0.99 * len(latencies)) - 1]
-    with capsys.disabled():
-        print(
-            f"\n500 slow clients ({still_open} still connected after the run): "
-            f"GET /api/items/<id> p50 {sorted(latencies)[len(latencies) // 2] * 1000:.1f} ms, "
-            f"p99 {p99 * 1000:.1f} ms over {SAMPLES} requests"
-        )
-    assert still_open == SLOW_HEADERS + SLOW_BODIES  # they were all there all along
-    assert p99 < 1.0
