@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import tempfile
 import threading
@@ -86,6 +87,13 @@ def nginx_prefix() -> Iterator[Path]:
         shutil.rmtree(prefix, ignore_errors=True)
 
 
+def readable_by_others(path: Path) -> bool:
+    """True when a user other than the owner can reach and read ``path``."""
+    resolved = path.resolve()
+    folders_open = all(p.stat().st_mode & stat.S_IXOTH for p in resolved.parents)
+    return folders_open and bool(resolved.stat().st_mode & stat.S_IROTH)
+
+
 def start_nginx(binary: str, prefix: Path, config: Path, port: int) -> Server:
     """``nginx -p PREFIX -c CONFIG`` in the foreground (the config says ``daemon off``)."""
     log = prefix / "logs" / "error.log"
@@ -94,6 +102,14 @@ def start_nginx(binary: str, prefix: Path, config: Path, port: int) -> Server:
         if os.geteuid() == 0
         else {}
     )
+    inside_prefix = config.resolve().is_relative_to(prefix.resolve())  # nobody's already
+    if as_nobody and not inside_prefix and not readable_by_others(config):
+        # A checkout in a private folder (mktemp -d is 0700): nobody cannot open the file
+        # there, so nginx gets a byte-for-byte copy inside the prefix it owns.
+        copy = prefix / config.name
+        shutil.copyfile(config, copy)
+        os.chown(copy, UNPRIVILEGED, UNPRIVILEGED)
+        config = copy
     with (prefix / "logs" / "stderr.log").open("wb") as out:
         process = subprocess.Popen(
             [binary, "-p", f"{prefix}/", "-c", str(config)],
