@@ -35,9 +35,10 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     init_extensions(app)
     metrics.init_app(app)
     events.subscribe(app, caching.invalidate_after_change)
-    # Socket.IO at /socket.io/ and item events after each commit. Bound per app rather than
+    # Socket.IO at /socket.io/ and resource events after each commit. Bound per app rather than
     # kept in extensions.py: Flask-SocketIO holds one server per SocketIO object.
     realtime.init_app(app)
+    hooks.trust_proxies(app)  # outermost: around Socket.IO's middleware too
     register_blueprints(app)
     register_cli(app)
     app.shell_context_processor(shell_context)

@@ -11,7 +11,6 @@ CACHE_DEFAULT_TIMEOUT seconds: the bound for an instance partitioned from the ot
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
@@ -20,21 +19,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, current_app
 
 from myproject.events import Change
 from myproject.extensions import cache
 from myproject.metrics import record_cache_lookup
+from myproject.models.resource import resource_of
 
 log = logging.getLogger(__name__)
 
 VERSION_KEY = "data-version"
-PUBLIC_TABLES = frozenset({"users", "items"})  # what public reads are made of
 RETRY_AFTER_FAILURE = 2.0  # seconds to skip Redis after an error, so an outage costs nothing
 RETRY_INVALIDATION_EVERY = 0.5  # seconds between attempts to replace the version after a write
-CACHED_HEADERS = ("Content-Type", "X-Total-Count", "Link", "ETag")
 
-F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
 
@@ -122,9 +119,15 @@ def invalidate() -> None:
 
 
 def invalidate_after_change(changes: list[Change]) -> None:
-    """After-commit subscriber: a committed change to users or items invalidates."""
-    if any(change.table in PUBLIC_TABLES for change in changes):
+    """After-commit subscriber: a committed change to a resource declared ``cached``
+    (what public reads are made of) invalidates."""
+    if any(_cached(change.table) for change in changes):
         invalidate()
+
+
+def _cached(table: str) -> bool:
+    resource = resource_of(table)
+    return resource is not None and resource.cached
 
 
 def _retry_invalidation(app: Flask, state: CacheHealth) -> None:
@@ -155,8 +158,10 @@ def _retry_invalidation(app: Flask, state: CacheHealth) -> None:
     threading.Thread(target=run, name="cache-invalidation-retry", daemon=True).start()
 
 
-def _lookup(kind: str, name: str) -> tuple[str | None, Any]:
-    """``_find``, counted as a cache hit or miss (GET /metrics)."""
+def lookup(kind: str, name: str) -> tuple[str | None, Any]:
+    """The key of ``name`` under the current data version and the value stored there (None:
+    not stored), counted as a cache hit or miss (GET /metrics). (None, None) when the cache
+    is down: then there is nothing to ``store`` either."""
     key, stored = _find(kind, name)
     record_cache_lookup(hit=stored is not None)
     return key, stored
@@ -190,45 +195,16 @@ def _find(kind: str, name: str) -> tuple[str | None, Any]:
 
 def remember(name: str, compute: Callable[[], T]) -> T:
     """``compute()``, cached under ``name`` until the next write (or the cache timeout)."""
-    key, stored = _lookup("val", name)
+    key, stored = lookup("val", name)
     if stored is not None:
         result: T = stored
         return result
     value = compute()
     if key is not None:
-        _call(lambda: cache.set(key, value))
+        store(key, value)
     return value
 
 
-def _has_credentials() -> bool:
-    cookie_name = current_app.config.get("JWT_ACCESS_COOKIE_NAME", "access_token_cookie")
-    return "Authorization" in request.headers or cookie_name in request.cookies
-
-
-def cached_get(*, anonymous_only: bool = False) -> Callable[[F], F]:
-    """Serve a GET from the cache; store its 200 answers. Conditional GETs still answer 304.
-
-    ``anonymous_only``: the answer depends on the caller, so only tokenless requests use the
-    cache (a private representation is never stored or served to someone else).
-    """
-
-    def decorator(view: F) -> F:
-        @functools.wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            usable = request.method == "GET" and not (anonymous_only and _has_credentials())
-            if not usable:
-                return view(*args, **kwargs)
-            key, stored = _lookup("resp", f"{request.host}:{request.full_path}")
-            if stored is not None:
-                status, body, headers = stored
-                return Response(body, status=status, headers=headers).make_conditional(request)
-            response = current_app.make_response(view(*args, **kwargs))
-            if key is not None and response.status_code == 200:
-                headers = {h: response.headers[h] for h in CACHED_HEADERS if h in response.headers}
-                entry = (200, response.get_data(), headers)
-                _call(lambda: cache.set(key, entry))
-            return response.make_conditional(request) if response.status_code == 200 else response
-
-        return wrapper  # type: ignore[return-value]
-
-    return decorator
+def store(key: str, value: Any) -> None:
+    """Keep ``value`` under a key from ``lookup`` (nothing happens while the cache is down)."""
+    _call(lambda: cache.set(key, value))

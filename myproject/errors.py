@@ -22,20 +22,13 @@ from sqlalchemy.exc import (
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from myproject.extensions import db
+from myproject.models.resource import resources
 from myproject.readiness import migrations_pending
 
 bp = Blueprint("errors", __name__)
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
-
-# Unique constraint names mapped to the field a 409 names.
-UNIQUE_FIELDS = {
-    "uq_users_username_lower": "username",
-    "uq_users_email": "email",
-    "users.email": "email",
-    "users.username": "username",
-}
 
 
 def problem(
@@ -99,9 +92,10 @@ def handle_integrity_error(error: IntegrityError) -> Response:
     # Services check uniqueness first; this is the race where two requests both passed.
     db.session.rollback()
     message = str(error.orig)
-    for constraint, field in UNIQUE_FIELDS.items():
-        if constraint in message:
-            return problem(409, f"That {field} is already taken.")
+    for resource in resources():  # each declares its unique constraints and their fields
+        for constraint, field in resource.unique.items():
+            if constraint in message:
+                return problem(409, f"That {field} is already taken.")
     log.warning("integrity error: %s", type(error.orig).__name__)
     return problem(409, "The request conflicts with the current state of the resource.")
 

@@ -2,7 +2,7 @@
 
 Services change models and commit once. Every flush records which rows it created, updated
 or deleted; when the transaction commits, the recorded changes go to every subscriber (the
-response cache today) and one-off callbacks registered with ``on_commit`` run. A rollback
+response cache, Socket.IO) and one-off callbacks registered with ``on_commit`` run. A rollback
 drops both, so nothing follows a write that did not happen. ``before_commit`` callbacks run
 inside the transaction instead (an idempotent POST stores its answer with the write).
 """
@@ -10,7 +10,7 @@ inside the transaction instead (an idempotent POST stores its answer with the wr
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -27,6 +27,9 @@ SUBSCRIBERS = "myproject_after_commit"
 CAPTURERS = "myproject_capture"
 
 
+Capturer = Callable[[Any], Any]
+
+
 @dataclass(frozen=True)
 class Change:
     """One committed row change: ``table`` is the model's table name."""
@@ -34,9 +37,14 @@ class Change:
     action: Literal["created", "updated", "deleted"]
     table: str
     id: Any
-    # What ``capture`` asked to keep of the row at flush time (after the commit the session
-    # can no longer read it, and a deleted row is gone); not part of equality.
-    snapshot: Any = field(default=None, compare=False)
+    # What each ``capture`` asked to keep of the row at flush time, by capturer (after the
+    # commit the session can no longer read it, and a deleted row is gone); not part of
+    # equality.
+    snapshots: Mapping[Capturer, Any] = field(default_factory=dict, compare=False)
+
+    def snapshot(self, capturer: Capturer) -> Any:
+        """What ``capturer`` kept of the row (None: not captured, or it raised)."""
+        return self.snapshots.get(capturer)
 
 
 Subscriber = Callable[[list[Change]], None]
@@ -47,10 +55,13 @@ def subscribe(app: Flask, subscriber: Subscriber) -> None:
     app.extensions.setdefault(SUBSCRIBERS, []).append(subscriber)
 
 
-def capture(app: Flask, table: str, capturer: Callable[[Any], Any]) -> None:
-    """Keep ``capturer(obj)`` of every flushed change to ``table`` as ``Change.snapshot``
-    (None if it raises: a follower must never fail the write)."""
-    app.extensions.setdefault(CAPTURERS, {})[table] = capturer
+def capture(app: Flask, table: str, capturer: Capturer) -> None:
+    """Keep ``capturer(obj)`` of every flushed change to ``table``, as
+    ``change.snapshot(capturer)`` (None if it raises: a follower must never fail the write).
+    Each table keeps every capturer registered for it; the same capturer runs once."""
+    registered: list[Capturer] = app.extensions.setdefault(CAPTURERS, {}).setdefault(table, [])
+    if capturer not in registered:
+        registered.append(capturer)
 
 
 def on_commit(session: Session | scoped_session[Any], callback: Callable[[], None]) -> None:
@@ -90,8 +101,8 @@ def _record_changes(session: Session, _flush: UOWTransaction) -> None:
         for obj in objects:
             table = getattr(obj, "__tablename__", None)
             if table is not None:
-                snapshot = _captured(capturers.get(table), obj)
-                recorded.append(Change(action, table, getattr(obj, "id", None), snapshot))  # type: ignore[arg-type]
+                snapshots = {c: _captured(c, obj) for c in capturers.get(table, ())}
+                recorded.append(Change(action, table, getattr(obj, "id", None), snapshots))  # type: ignore[arg-type]
 
 
 @event.listens_for(Session, "after_commit")
@@ -111,9 +122,7 @@ def _forget(session: Session) -> None:
         session.info.pop(name, None)
 
 
-def _captured(capturer: Callable[[Any], Any] | None, obj: Any) -> Any:
-    if capturer is None:
-        return None
+def _captured(capturer: Capturer, obj: Any) -> Any:
     try:
         return capturer(obj)
     except Exception:

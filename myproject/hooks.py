@@ -65,16 +65,22 @@ def init_app(app: Flask) -> None:
     """Install the hooks. Call before the extensions: the request id then exists before any
     extension's hook can fail, and ``add_response_headers`` runs last (Flask runs
     after-request functions in reverse order of registration)."""
-    if app.config["TRUSTED_PROXIES"]:
-        hops = app.config["TRUSTED_PROXIES"]
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
-        )
     app.session_interface = NoCookieSession()
     app.before_request(start_request)
     app.before_request(check_query_string)
     app.before_request(check_request_body)
     app.after_request(add_response_headers)
+
+
+def trust_proxies(app: Flask) -> None:
+    """The one ``ProxyFix``, around the whole WSGI stack: call it last in ``create_app``, after
+    Socket.IO has wrapped ``wsgi_app`` with its middleware, so that ``/socket.io/`` (its origin
+    check) and Flask read the same client address, scheme and host."""
+    hops = app.config["TRUSTED_PROXIES"]
+    if hops:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
+        )
 
 
 def init_cors(app: Flask) -> None:

@@ -1,67 +1,53 @@
-"""``Idempotency-Key`` for POSTs: a retried request replays the first answer, creating nothing.
+"""``Idempotency-Key`` storage: a retried POST replays the first answer, creating nothing.
 
 The key is reserved in the database (unique per caller) before the work starts, so a
 concurrent duplicate finds the reservation and gets 409 instead of running twice. The answer
-is stored in the write's own transaction (a ``before_commit`` hook renders the created row),
-so a retry after a committed write always replays it, even when the worker died right after
-the commit. A reservation without an answer that is older than the request timeout belongs
-to a request that died before committing anything: a retry takes it over.
+is stored in the write's own transaction (a ``before_commit`` hook renders the created row of
+the resource declared ``idempotent_creates``), so a retry after a committed write always
+replays it, even when the worker died right after the commit. A reservation without an answer
+that is older than the request timeout belongs to a request that died before committing
+anything: a retry takes it over. The HTTP side (reading the header, the view decorator) is
+``myproject.api.idempotency``.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 import re
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, NamedTuple
 
-from flask import Response, current_app, request
+from flask import current_app
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from webargs.flaskparser import abort  # flask_smorest.abort, with its NoReturn type
 
 from myproject import events
-from myproject.api.responses import created_response
 from myproject.extensions import db
-from myproject.models import IdempotencyKey, Item, User
+from myproject.models import IdempotencyKey
 from myproject.models.base import utcnow
-from myproject.openapi import IDEMPOTENCY_KEY, Blueprint
-from myproject.ratelimit import client_address, token_claims
+from myproject.models.resource import resource_of
 
 HEADER = "Idempotency-Key"
 KEY_PATTERN = re.compile(r"^[\x20-\x7e]{1,255}$")
 LIFETIME = timedelta(hours=24)
-REPLAYED_HEADERS = ("Location", "ETag", "Cache-Control")
 IN_PROGRESS = "A request with this Idempotency-Key is still being processed."
-# What an idempotent POST creates, by table: the row whose answer is stored.
-CREATED_MODELS: dict[str, type[Item] | type[User]] = {"items": Item, "users": User}
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _scope() -> str:
-    claims = token_claims()
-    return f"user:{claims['sub']}" if claims else f"addr:{client_address()}"
+class Answer(NamedTuple):
+    """A stored answer: what a retry gets back."""
+
+    status: int
+    body: str
+    headers: dict[str, str]
 
 
-def _fingerprint() -> str:
-    raw = request.get_data(cache=True)
-    try:
-        canonical = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
-    except ValueError:
-        canonical = raw
-    digest = hashlib.sha256()
-    for part in (request.method.encode(), request.path.encode(), canonical):
-        digest.update(part + b"\0")
-    return digest.hexdigest()
-
-
-def _reserve(scope: str, key: str, fingerprint: str) -> IdempotencyKey | Response:
-    """Reserve the key, or answer from an earlier request with it (replay, 409 or 422)."""
+def reserve(scope: str, key: str, fingerprint: str) -> IdempotencyKey:
+    """Reserve ``key`` for ``scope`` (a fresh record: ``status`` None), or return the answered
+    record of an earlier request with it; 409 while that one is in progress, 422 when it had
+    another ``fingerprint`` (request)."""
     for _ in range(2):
         record = IdempotencyKey(scope=scope, key=key, fingerprint=fingerprint)
         db.session.add(record)
@@ -93,7 +79,7 @@ def _reserve(scope: str, key: str, fingerprint: str) -> IdempotencyKey | Respons
             )
         if existing.status is None:
             abort(409, message=IN_PROGRESS)
-        return _replay(existing)
+        return existing
     abort(409, message=IN_PROGRESS)
 
 
@@ -103,37 +89,38 @@ def _abandoned(record: IdempotencyKey) -> bool:
     return record.status is None and record.created_at < utcnow() - timeout
 
 
-def _store_answer(record_id: int) -> Callable[[Session], None]:
-    """A before-commit hook storing the 201 answer for the row the transaction created."""
+def answer_with_the_write(record_id: int, render: Callable[[Any], Answer]) -> None:
+    """Store ``render(row)`` on the reservation in the transaction that creates the row (the
+    first created row of a resource declared ``idempotent_creates``)."""
 
     def store(session: Session) -> None:
         session.flush()
         for change in events.changes(session):
-            model = CREATED_MODELS.get(change.table)
-            if change.action == "created" and model is not None:
-                created = session.get(model, change.id)
+            resource = resource_of(change.table)
+            if change.action == "created" and resource and resource.idempotent_creates:
+                created = session.get(resource.model, change.id)
                 record = session.get(IdempotencyKey, record_id)
                 if created is not None and record is not None:
-                    _remember(record, created_response(created))
+                    record.status, record.body, headers = render(created)
+                    record.headers = json.dumps(headers)
                 return
 
-    return store
+    events.before_commit(db.session, store)
 
 
-def _remember(record: IdempotencyKey, response: Response) -> None:
-    record.status = response.status_code
-    record.body = response.get_data(as_text=True)
-    record.headers = json.dumps(
-        {h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers}
-    )
+def answered(record_id: int) -> Answer | None:
+    """The answer stored on the reservation, if its write committed."""
+    record = db.session.get(IdempotencyKey, record_id)
+    if record is None or record.status is None:
+        return None
+    return stored_answer(record)
 
 
-def _replay(record: IdempotencyKey) -> Response:
-    headers = json.loads(record.headers or "{}")
-    return Response(record.body, status=record.status, headers=headers, mimetype="application/json")
+def stored_answer(record: IdempotencyKey) -> Answer:
+    return Answer(record.status or 0, record.body or "", json.loads(record.headers or "{}"))
 
 
-def _release(record_id: int) -> None:
+def release(record_id: int) -> None:
     """Forget a reservation whose request wrote nothing (an answered one stays)."""
     db.session.rollback()
     db.session.execute(
@@ -142,46 +129,3 @@ def _release(record_id: int) -> None:
         )
     )
     db.session.commit()
-
-
-def idempotent(blp: Blueprint) -> Callable[[F], F]:
-    """Make a POST view honour ``Idempotency-Key`` and document the header.
-
-    Only 2xx answers are kept for replay.
-    """
-
-    def decorator(view: F) -> F:
-        return blp.doc(parameters=[IDEMPOTENCY_KEY])(_honour_key(view))  # type: ignore[no-any-return]
-
-    return decorator
-
-
-def _honour_key(view: F) -> F:
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        key = request.headers.get(HEADER)
-        if key is None:
-            return view(*args, **kwargs)
-        if not KEY_PATTERN.match(key):
-            abort(
-                422,
-                message="The Idempotency-Key header must be 1 to 255 printable characters.",
-                errors={"headers": {HEADER: ["Must be 1 to 255 printable characters."]}},
-            )
-        reserved = _reserve(_scope(), key, _fingerprint())
-        if isinstance(reserved, Response):
-            return reserved
-        record_id = reserved.id
-        events.before_commit(db.session, _store_answer(record_id))
-        try:
-            response = current_app.make_response(view(*args, **kwargs))
-        except BaseException:
-            _release(record_id)
-            raise
-        record = db.session.get(IdempotencyKey, record_id)
-        if record is not None and record.status is not None:
-            return _replay(record)  # byte for byte what a retry will get
-        _release(record_id)
-        return response
-
-    return wrapper  # type: ignore[return-value]

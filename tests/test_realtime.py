@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from flask_jwt_extended import create_access_token
 
-from myproject import events, realtime
+from myproject import create_app, events, hooks, realtime
 from myproject.models import Item
 from tests.support import NEW_ITEM, bearer
 
@@ -157,8 +157,25 @@ TWO_PROXIES = BEHIND_NGINX | {
 def test_the_servers_own_origin_is_the_one_its_proxies_forwarded(hops, environ, origin, allowed):
     app = Flask(__name__)
     app.config.update(TRUSTED_PROXIES=hops, CORS_ORIGINS=["https://spa.example"])
+    seen: dict[str, Any] = {}
+    app.wsgi_app = lambda environ, start_response: seen.update(environ) or []  # type: ignore[method-assign]
+    hooks.trust_proxies(app)  # the ProxyFix that create_app puts around Socket.IO
 
-    assert realtime._origin_checker(app)(origin, environ) is allowed
+    app.wsgi_app(dict(environ), lambda *args: None)
+
+    assert realtime._origin_checker(app)(origin, seen) is allowed
+
+
+@pytest.mark.parametrize(
+    ("origin", "status"), [("http://localhost:8080", 200), ("http://localhost", 400)]
+)
+def test_socket_io_is_behind_the_apps_proxy_fix(origin, status):
+    app = create_app("testing", {"TRUSTED_PROXIES": 1, "SOCKETIO_MESSAGE_QUEUE": None})
+    headers = {"Origin": origin, "X-Forwarded-Host": "localhost", "X-Forwarded-Port": "8080"}
+
+    response = app.test_client().get("/socket.io/?EIO=4&transport=polling", headers=headers)
+
+    assert response.status_code == status
 
 
 # --- rooms ----------------------------------------------------------------------------------
@@ -275,7 +292,7 @@ def test_item_created_and_changed_in_one_transaction_is_one_event(session, user)
     item.update(name="Second", commit=False)
     changes = events.changes(session)
 
-    found = realtime.item_events(changes)
+    found = realtime.resource_events(changes)
 
     assert [(name, payload["name"]) for name, payload, _ in found] == [("item.created", "Second")]
 

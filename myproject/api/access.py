@@ -18,6 +18,8 @@ from webargs.flaskparser import abort  # flask_smorest.abort, with its NoReturn 
 from myproject.api.responses import etag_of, item_body
 from myproject.extensions import db
 from myproject.models import Item, LoginSession, User
+from myproject.models.item import ITEMS
+from myproject.models.user import USERS
 
 
 def optional_caller() -> User | None:
@@ -61,7 +63,7 @@ def get_item(item_id: int) -> Any:
     """The item's row (``Item.dict_columns()``) for reading; 404 when missing."""
     item = db.session.execute(_item_row_by_id(), {"item_id": item_id}).first()
     if item is None:
-        abort(404, message=f"Item {item_id} does not exist.")
+        abort(404, message=ITEMS.not_found(item_id))
     return item
 
 
@@ -74,10 +76,10 @@ def get_item_for_write(item_id: int) -> Item:
         .with_for_update(of=Item)
     )
     if item is None:
-        abort(404, message=f"Item {item_id} does not exist.")
+        abort(404, message=ITEMS.not_found(item_id))
     caller: User = current_user
     if item.user_id != caller.id and not caller.is_admin:
-        abort(403, message="Only the item's owner or an admin may change it.")
+        abort(403, message=ITEMS.forbidden)
     check_if_match(etag_of(item_body(item)))
     return item
 
@@ -86,7 +88,7 @@ def get_user(user_id: int) -> User:
     """The user; 404 when missing."""
     user = db.session.get(User, user_id)
     if user is None:
-        abort(404, message=f"User {user_id} does not exist.")
+        abort(404, message=USERS.not_found(user_id))
     return user
 
 
@@ -94,5 +96,5 @@ def get_user_for_write(user_id: int) -> User:
     """The user, if the caller is that user or an admin: 404, 403."""
     user = get_user(user_id)
     if not is_self_or_admin(current_user, user):
-        abort(403, message="Only the user themself or an admin may change this user.")
+        abort(403, message=USERS.forbidden)
     return user

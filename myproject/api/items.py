@@ -9,10 +9,10 @@ from flask_jwt_extended import current_user
 
 from myproject import services
 from myproject.api.access import get_item, get_item_for_write
+from myproject.api.caching import cached_get
+from myproject.api.idempotency import idempotent
 from myproject.api.listing import list_items
 from myproject.api.responses import created_response, item_response
-from myproject.caching import cached_get
-from myproject.idempotency import idempotent
 from myproject.openapi import ETAG_HEADER, LIST_HEADERS, Blueprint
 from myproject.schemas.item import (
     ItemCreateSchema,

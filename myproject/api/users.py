@@ -16,12 +16,12 @@ from myproject.api.access import (
     is_self_or_admin,
     optional_caller,
 )
+from myproject.api.caching import cached_get
+from myproject.api.idempotency import idempotent
 from myproject.api.listing import list_items
 from myproject.api.pagination import Ordering, paginate
 from myproject.api.responses import created_response, json_response, user_response
-from myproject.caching import cached_get
 from myproject.extensions import limiter
-from myproject.idempotency import idempotent
 from myproject.models import User
 from myproject.openapi import LIST_HEADERS, Blueprint
 from myproject.ratelimit import register_limit

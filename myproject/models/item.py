@@ -6,6 +6,7 @@ from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from myproject.models.base import TimestampModel
+from myproject.models.resource import Broadcast, Resource
 
 if TYPE_CHECKING:
     from myproject.models.user import User
@@ -74,3 +75,17 @@ def item_dict(item: Any) -> dict[str, Any]:
         "created_at": item.created_at.isoformat(),
         "updated_at": item.updated_at.isoformat(),
     }
+
+
+ITEMS = Resource(
+    Item,
+    title="Item",
+    serialize=item_dict,
+    view="items.ItemById",
+    id_arg="item_id",
+    forbidden="Only the item's owner or an admin may change it.",
+    cached=True,
+    idempotent_creates=True,
+    etag=True,
+    broadcast=Broadcast("item", room="items", owner_id=lambda item: item["owner"]["id"]),
+)

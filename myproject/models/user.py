@@ -8,6 +8,7 @@ from sqlalchemy import Boolean, Index, String, false, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from myproject.models.base import TimestampModel, UTCDateTime
+from myproject.models.resource import Resource
 from myproject.passwords import hash_password, verify_password
 
 if TYPE_CHECKING:
@@ -87,3 +88,23 @@ class User(TimestampModel):
                 updated_at=self.updated_at.isoformat(),
             )
         return data
+
+
+USERS = Resource(
+    User,
+    title="User",
+    serialize=lambda user: user.to_dict(private=True),  # the public one: ``to_dict()``
+    view="users.UserById",
+    id_arg="user_id",
+    forbidden="Only the user themself or an admin may change this user.",
+    cached=True,
+    idempotent_creates=True,
+    private=True,
+    # Usernames are unique ignoring case (PostgreSQL's index; SQLite names the column).
+    unique={
+        "uq_users_username_lower": "username",
+        "uq_users_email": "email",
+        "users.email": "email",
+        "users.username": "username",
+    },
+)
