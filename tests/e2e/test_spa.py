@@ -142,7 +142,7 @@ def test_the_whole_flow(mode, open_spa, browsing, stack):
     show(page, q="")
     expect(page.locator("#total")).to_have_text("6 items")
 
-    if mode == "header":  # the picture in the README (docs/spa.png)
+    if mode == "header":  # the picture in docs/frontends.md (docs/spa.png)
         page.locator("#item-table tbody tr").nth(1).get_by_role("button", name="Edit").click()
         expect(editor).to_be_visible()
         page.screenshot(path=str(ARTIFACTS / "spa.png"), full_page=True)
