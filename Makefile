@@ -28,7 +28,7 @@ run: $(VENV)/.installed
 	@echo "Docs: http://127.0.0.1:$(PORT)/api/docs"
 	$(BIN)/flask run --debug --no-debugger --host 127.0.0.1 --port $(PORT)
 
-# Background jobs (README "Jobs and email"): they need a broker, CELERY_BROKER_URL or REDIS_URL.
+# Background jobs (docs/jobs.md): they need a broker, CELERY_BROKER_URL or REDIS_URL.
 worker: $(VENV)/.installed
 	$(BIN)/celery -A myproject.celery_app worker --loglevel=INFO
 

@@ -20,8 +20,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 import uuid
 from pathlib import Path
 from types import TracebackType
@@ -31,6 +29,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from myproject.config import normalize_database_url
+from tests.support import answers_200, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 GENEROUS = "100000 per minute"
@@ -115,15 +114,8 @@ class LiveServer:
         if not port.isdigit():
             raise RuntimeError(f"live server did not start: {self.log_tail()}")
         self.url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=2):
-                    return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        health = f"{self.url}/health"
+        wait_for(lambda: answers_200(health), START_TIMEOUT, lambda: f"{health}: {self.log_tail()}")
 
     def log_tail(self, lines: int = 40) -> str:
         path = Path(self.tmpdir.name) / "server.log"

@@ -6,9 +6,12 @@ import contextlib
 import re
 import socket
 import threading
+import time
+import urllib.request
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import jwt
 import psycopg
@@ -19,6 +22,7 @@ from sqlalchemy.engine import make_url
 from myproject.models import Item
 
 PASSWORD = "correct-horse-42"
+T = TypeVar("T")
 
 # API.md "Errors": a problem body holds only these keys (plus ``errors`` on a 422).
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance", "request_id"}
@@ -193,3 +197,35 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def wait_for(
+    condition: Callable[[], T],
+    timeout: float,
+    what: str | Callable[[], str] = "the condition",
+    interval: float = 0.05,
+) -> T:
+    """Poll ``condition`` until it returns something truthy, and return that.
+
+    Raises AssertionError naming ``what`` after ``timeout`` seconds (``what`` may be a callable,
+    for text known only then, such as a server's log). An exception from ``condition``, such as
+    a failed assertion that the server is still running, ends the wait at once.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            detail = what() if callable(what) else what
+            raise AssertionError(f"timed out after {timeout} s waiting for {detail}")
+        time.sleep(interval)
+
+
+def answers_200(url: str, timeout: float = 2) -> bool:
+    """Whether a GET of ``url`` answers 200 now (False while nothing listens)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False

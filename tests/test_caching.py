@@ -6,7 +6,6 @@ which behave like several instances of the service sharing its cache.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,7 +20,7 @@ from sqlalchemy import update
 from myproject import caching, create_app
 from myproject.extensions import cache
 from myproject.models import Item
-from tests.support import DEAD_REDIS, PASSWORD, REDIS_TIMEOUTS, TcpProxy
+from tests.support import DEAD_REDIS, PASSWORD, REDIS_TIMEOUTS, TcpProxy, wait_for
 
 AppFactory = Callable[..., Flask]
 
@@ -397,13 +396,7 @@ def test_write_during_a_partition_reaches_other_instances_once_redis_is_back(
         assert patch.status_code == 200
 
         proxy.start()  # same port: the writer's background retry replaces the version
-        names = []
-        for _ in range(40):  # bounded wait, at most 2 s
-            names.append(reader.get(f"/api/items/{item_id}").get_json()["name"])
-            if names[-1] == "desk":
-                break
-            time.sleep(0.05)
+        url = f"/api/items/{item_id}"
+        wait_for(lambda: reader.get(url).get_json()["name"] == "desk", 2, "the reader to see it")
     finally:
         proxy.stop()
-
-    assert names[-1] == "desk"

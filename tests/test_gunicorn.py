@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 
 from myproject.extensions import db as _db
-from tests.support import free_port
+from tests.support import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN_CONF = ROOT / "gunicorn.conf.py"
@@ -86,15 +86,14 @@ class Server:
             conn.close()
 
     def wait_until_up(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
+        def up() -> bool:
             if self.process.poll() is not None:
                 pytest.fail(f"gunicorn exited with {self.process.returncode}:\n{self.output()}")
             with suppress(OSError):
-                if self.get("/health")[0] == 200:
-                    return
-            time.sleep(0.05)
-        pytest.fail(f"gunicorn did not answer within {START_TIMEOUT} s:\n{self.output()}")
+                return self.get("/health")[0] == 200
+            return False
+
+        wait_for(up, START_TIMEOUT, lambda: f"gunicorn to answer:\n{self.output()}")
 
 
 def start(cwd: Path, env: dict[str, str], log_name: str = "gunicorn.log") -> Server:

@@ -25,7 +25,7 @@ from alembic.script import ScriptDirectory
 
 from myproject.config import normalize_database_url
 from myproject.extensions import db as _db
-from tests.support import TempDatabase, claims_of
+from tests.support import TempDatabase, claims_of, wait_for
 from tests.test_gunicorn import (
     GOOD_JWT_SECRET,
     ROOT,
@@ -113,16 +113,16 @@ class Listener:
         return [(name, data) for _, name, data in self.events if data.get("id") == item_id]
 
     def wait_for(self, item_id: int, count: int = 1) -> list[tuple[str, Any]]:
-        deadline = time.monotonic() + WAIT
-        while len(self.about(item_id)) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for(
+            lambda: len(self.about(item_id)) >= count,
+            WAIT,
+            lambda: f"{count} events about item {item_id}, got {self.about(item_id)}",
+            interval=0.02,
+        )
         return self.about(item_id)
 
     def wait_disconnected(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while self.client.connected and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return not self.client.connected
+        return wait_for(lambda: not self.client.connected, timeout, "the server to disconnect")
 
     def close(self) -> None:
         self.client.disconnect()

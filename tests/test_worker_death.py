@@ -21,7 +21,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.support import free_port
+from tests.support import answers_200, free_port, wait_for
 
 LEASE = 2  # REQUEST_TIMEOUT for the server under test, seconds
 
@@ -45,16 +45,6 @@ def http(method: str, url: str, body: Any = None, headers: Any = None, timeout: 
             return Answer(response.status, response.headers, response.read())
     except urllib.error.HTTPError as error:
         return Answer(error.code, error.headers, error.read())
-
-
-def wait_until(condition: Any, timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 @pytest.fixture()
@@ -94,7 +84,7 @@ def server(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: _answers(f"{base}/health"), timeout=20)
+        wait_for(lambda: answers_200(f"{base}/health"), 20, "gunicorn to answer")
         yield base, process
     finally:
         process.terminate()
@@ -102,13 +92,6 @@ def server(
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return bool(http("GET", url, timeout=1).status_code == 200)
-    except OSError:
-        return False
 
 
 def _worker_pids(master: int) -> list[int]:
@@ -136,12 +119,12 @@ def test_a_killed_worker_does_not_wedge_the_idempotency_key(server, database_url
             target=lambda: _post_ignoring_errors(f"{base}/api/items", headers), daemon=True
         )
         hung.start()
-        wait_until(lambda: _reserved(dsn, "survives-a-kill"))
+        wait_for(lambda: _reserved(dsn, "survives-a-kill"), 10, "the key's reservation")
         workers = _worker_pids(process.pid)
         for pid in workers:
             os.kill(pid, signal.SIGKILL)
         locker.rollback()
-    wait_until(lambda: set(_worker_pids(process.pid)) - set(workers), timeout=20)
+    wait_for(lambda: set(_worker_pids(process.pid)) - set(workers), 20, "new workers")
 
     early = http("POST", f"{base}/api/items", {"name": "Lamp"}, headers)
     time.sleep(LEASE + 0.5)

@@ -143,7 +143,6 @@ class Config(JobsAndEmailSettings):
         self.OPENAPI_JSON_PATH = "openapi.json"
         self.OPENAPI_SWAGGER_UI_PATH = "docs"
         self.OPENAPI_SWAGGER_UI_URL = "/api/docs/assets/"
-        self.JSON_SORT_KEYS = False
 
         self.load_jobs_and_email_settings()
 

@@ -1,4 +1,4 @@
-"""Settings of background jobs, email and password reset (README "Jobs and email")."""
+"""Settings of background jobs, email and password reset (docs/jobs.md)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,6 @@ import secrets
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from tests.deploy.support import (
     start_nginx,
     wait_for_port,
 )
-from tests.support import TempDatabase
+from tests.support import TempDatabase, wait_for
 
 # A throwaway database is created next to this one and dropped afterwards.
 DATABASE_URL = os.environ.get("E2E_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -178,15 +177,14 @@ def gunicorn(
 @pytest.fixture(scope="module")
 def stack(nginx: Server, gunicorn: Server) -> Server:
     """nginx on 8080 with the app behind it; the app answers through nginx."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def answers() -> bool:
         with contextlib.suppress(OSError):
-            if request("GET", "/health", timeout=5).status == 200:
-                return nginx
-        time.sleep(0.2)
-    raise AssertionError(
-        f"the app did not answer /health through nginx:\n{gunicorn.log.read_text()}"
-    )
+            return request("GET", "/health", timeout=5).status == 200
+        return False
+
+    wait_for(answers, 30, lambda: f"/health through nginx:\n{gunicorn.log.read_text()}", 0.2)
+    return nginx
 
 
 @pytest.fixture(scope="module")

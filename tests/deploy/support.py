@@ -12,14 +12,13 @@ import stat
 import subprocess
 import tempfile
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.support import PASSWORD, PROBLEM_KEYS
+from tests.support import PASSWORD, PROBLEM_KEYS, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"
@@ -59,14 +58,14 @@ class Server:
 def wait_for_port(
     port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 10
 ) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def listening() -> bool:
         if process.poll() is not None:
             raise AssertionError(f"exited with {process.returncode}:\n{log.read_text()[-3000:]}")
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"nothing listens on {port} after {timeout} s:\n{log.read_text()[-3000:]}")
+            return True
+        return False
+
+    wait_for(listening, timeout, lambda: f"a listener on {port}:\n{log.read_text()[-3000:]}")
 
 
 @contextlib.contextmanager

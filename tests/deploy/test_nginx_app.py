@@ -5,7 +5,6 @@ nothing the app does. Socket.IO and capacity through nginx: test_nginx_realtime.
 from __future__ import annotations
 
 import http.client
-import time
 
 import pytest
 
@@ -17,6 +16,7 @@ from tests.deploy.support import (
     register,
     request,
 )
+from tests.support import wait_for
 
 pytestmark = pytest.mark.nginx
 
@@ -77,11 +77,10 @@ def test_one_request_id_in_nginx_log_app_log_and_answer(stack, gunicorn):
 
     request_id = answer.headers["X-Request-ID"]
     assert answer.status == 200 and not from_nginx(answer)
-    deadline = time.monotonic() + 5
     logs = [stack.log.parent / "access.log", gunicorn.log]
-    while not all(request_id in log.read_text() for log in logs):
-        assert time.monotonic() < deadline, f"{request_id} not in both logs"
-        time.sleep(0.1)
+    wait_for(
+        lambda: all(request_id in log.read_text() for log in logs), 5, f"{request_id} in both logs"
+    )
 
 
 def test_keep_alive_serves_several_requests_on_one_connection(stack, item_id):

@@ -22,6 +22,7 @@ from tests.deploy.support import (
     post_json,
     request,
 )
+from tests.support import wait_for
 
 pytestmark = pytest.mark.nginx
 
@@ -53,18 +54,13 @@ def test_a_socket_through_nginx_gets_item_created(stack, access_token):
         created = post_json("/api/items", {"name": "Through nginx"}, bearer)
         assert created.status == 201, created.body[:300]
         item = created.json()
-        deadline = time.monotonic() + WAIT
-        while ("item.created", item) not in got and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for(lambda: ("item.created", item) in got, WAIT, "item.created", interval=0.02)
     finally:
         client.disconnect()
 
-    assert ("item.created", item) in got
     # nginx logs an upgraded connection when it ends: a 101, not a direct connection to gunicorn.
-    deadline = time.monotonic() + WAIT
-    while not access_log_lines(stack, '"status":101') and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert any("/socket.io/" in line for line in access_log_lines(stack, '"status":101'))
+    upgraded = wait_for(lambda: access_log_lines(stack, '"status":101'), WAIT, "a 101 in the log")
+    assert any("/socket.io/" in line for line in upgraded)
 
 
 @pytest.mark.parametrize("auth", [None, {"token": "not-a-token"}])

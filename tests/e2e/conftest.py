@@ -22,7 +22,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -34,7 +33,7 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
-from tests.support import free_port
+from tests.support import answers_200, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SPA_DIR = ROOT / "examples" / "spa"
@@ -87,29 +86,26 @@ class Process:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
-    def wait_for_output(self, text: str) -> None:
+    def check_running(self) -> None:
         assert self.popen is not None
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
+        if self.popen.poll() is not None:
+            pytest.fail(f"{self.name} exited with {self.popen.returncode}:\n{self.output()}")
+
+    def wait_for_output(self, text: str) -> None:
+        def logged() -> bool:
             if text in self.output():
-                return
-            if self.popen.poll() is not None:
-                pytest.fail(f"{self.name} exited with {self.popen.returncode}:\n{self.output()}")
-            time.sleep(0.1)
-        pytest.fail(f"{self.name} did not log {text!r} in {START_TIMEOUT} s:\n{self.output()}")
+                return True
+            self.check_running()
+            return False
+
+        wait_for(logged, START_TIMEOUT, lambda: f"{self.name} to log {text!r}:\n{self.output()}")
 
     def wait_for(self, url: str) -> None:
-        assert self.popen is not None
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.popen.poll() is not None:
-                pytest.fail(f"{self.name} exited with {self.popen.returncode}:\n{self.output()}")
-            with suppress(OSError):
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        return
-            time.sleep(0.1)
-        pytest.fail(f"{self.name} did not answer {url} within {START_TIMEOUT} s:\n{self.output()}")
+        def answered() -> bool:
+            self.check_running()
+            return answers_200(url)
+
+        wait_for(answered, START_TIMEOUT, lambda: f"{self.name} to answer {url}:\n{self.output()}")
 
     def stop(self) -> None:
         if self.popen is None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import uuid
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -13,6 +12,7 @@ import pytest
 from playwright.sync_api import Page, Route, expect
 
 from tests.e2e.conftest import ARTIFACTS, PASSWORD
+from tests.support import wait_for
 
 MODES = ["header", "cookie"]
 
@@ -142,7 +142,7 @@ def test_the_whole_flow(mode, open_spa, browsing, stack):
     show(page, q="")
     expect(page.locator("#total")).to_have_text("6 items")
 
-    if mode == "header":  # the picture in the README (docs/spa.png)
+    if mode == "header":  # the picture in docs/frontends.md (docs/spa.png)
         page.locator("#item-table tbody tr").nth(1).get_by_role("button", name="Edit").click()
         expect(editor).to_be_visible()
         page.screenshot(path=str(ARTIFACTS / "spa.png"), full_page=True)
@@ -399,14 +399,13 @@ MAIL_WAIT = 20.0  # seconds: through the outbox, Celery (or the web process) and
 
 def reset_email(stack: Any, address: str) -> Any:
     """The reset email the sink received for ``address`` (waits for it, bounded)."""
-    deadline = time.monotonic() + MAIL_WAIT
-    while time.monotonic() < deadline:
-        found = [m for m in stack.mail.to(address) if m.subject == RESET_SUBJECT]
-        if found:
-            assert len(found) == 1, [m.subject for m in found]
-            return found[0]
-        time.sleep(0.1)
-    pytest.fail(f"no {RESET_SUBJECT!r} email to {address} within {MAIL_WAIT} s")
+    found = wait_for(
+        lambda: [m for m in stack.mail.to(address) if m.subject == RESET_SUBJECT],
+        MAIL_WAIT,
+        f"a {RESET_SUBJECT!r} email to {address}",
+    )
+    assert len(found) == 1, [m.subject for m in found]
+    return found[0]
 
 
 def test_a_password_reset_by_email_from_request_to_sign_in(open_spa, stack):

@@ -20,9 +20,9 @@ from sqlalchemy import select
 from myproject.config import normalize_database_url
 from myproject.extensions import db
 from myproject.models import OutboxEmail, User
-from tests.jobs.services import SmtpSink, Worker, wait_for
+from tests.jobs.services import SmtpSink, Worker
 from tests.jobs.support import app_factory, ask_reset, confirm_reset, register, token_in
-from tests.support import TcpProxy, TempDatabase
+from tests.support import TcpProxy, TempDatabase, wait_for
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
 DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")

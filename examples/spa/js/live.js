@@ -1,4 +1,4 @@
-// Live item events over Socket.IO (README "Real-time events"): `item.created`,
+// Live item events over Socket.IO (docs/realtime.md, docs/API.md): `item.created`,
 // `item.updated` (the item as GET /api/items/<id> answers it) and `item.deleted` ({id}).
 //
 // Header mode only: the API authenticates a socket by the access token in its `auth` payload,
