@@ -118,13 +118,13 @@ def celery_settings(config: Any) -> dict[str, Any]:
     }
 
 
-def beat_schedule_path(config: Any) -> str:
+def beat_schedule_path(config: Any, instance: str | None = None) -> str:
     """Where beat keeps its schedule: ``CELERY_BEAT_SCHEDULE``, else ``instance/`` when it
     exists and is writable (a checkout), else the temporary directory (an installed package,
     an image whose files the service user may not write). Nothing is created here."""
     if config["CELERY_BEAT_SCHEDULE"]:
         return str(config["CELERY_BEAT_SCHEDULE"])
-    instance = instance_path()
+    instance = instance or instance_path()
     if os.path.isdir(instance) and os.access(instance, os.W_OK | os.X_OK):
         return os.path.join(instance, "celerybeat-schedule")
     return os.path.join(tempfile.gettempdir(), f"myproject-celerybeat-schedule-{os.getuid()}")
