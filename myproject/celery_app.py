@@ -9,4 +9,5 @@ from dotenv import find_dotenv, load_dotenv
 from myproject import create_app, jobs
 
 load_dotenv(find_dotenv(usecwd=True))
-app = jobs.worker_app(create_app())
+jobs.check_worker_settings()  # one line and exit, before the app logs anything
+app = create_app().extensions["celery"]

@@ -11,6 +11,6 @@
 
 from __future__ import annotations
 
-from myproject.jobs.app import init_app, worker_app
+from myproject.jobs.app import check_worker_settings, init_app
 
-__all__ = ["init_app", "worker_app"]
+__all__ = ["check_worker_settings", "init_app"]

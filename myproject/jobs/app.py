@@ -1,6 +1,6 @@
 """Celery made from the Flask app (Flask's "Background Tasks with Celery" pattern): every
-task runs inside the app context. ``worker_app`` is what ``celery -A myproject.celery_app``
-runs: it refuses a configuration the worker and beat cannot work with.
+task runs inside the app context. ``celery -A myproject.celery_app`` first runs
+``check_worker_settings``: it refuses a configuration the worker and beat cannot work with.
 
 Without a broker, jobs run in the web process instead, right after the request whose
 transaction committed them: once its response has been sent (``call_on_close``), so a
@@ -16,7 +16,7 @@ from typing import Any
 from celery import Celery, Task
 from flask import Flask, Response
 
-from myproject.config import instance_path
+from myproject.config import ConfigError, instance_path, load_config
 from myproject.jobs import outbox, tasks
 
 HOUSEKEEPING_EVERY = 3600.0
@@ -45,21 +45,23 @@ def init_app(app: Flask) -> Celery:
     return celery
 
 
-def worker_app(flask_app: Flask) -> Celery:
-    """The Celery app of the worker and beat; SystemExit (one line) when they cannot run."""
-    config = flask_app.config
-    if not config["CELERY_BROKER_URL"]:
+def check_worker_settings(config_name: str | None = None) -> None:
+    """Refuse (SystemExit, one line, before anything is logged) a configuration that the
+    worker and beat cannot work with."""
+    try:
+        config = load_config(config_name)
+    except ConfigError as exc:
+        raise SystemExit(f"Configuration error: {exc}") from None
+    if not config.CELERY_BROKER_URL:
         raise SystemExit(
             "Configuration error: CELERY_BROKER_URL (or REDIS_URL) is not set; the worker and "
             "beat need a broker. Without one, jobs run inside the web process."
         )
-    if config["ENV_NAME"] == "production" and not config["MAIL_SERVER"]:
+    if config.ENV_NAME == "production" and not config.MAIL_SERVER:
         raise SystemExit(
             "Configuration error: MAIL_SERVER is not set; in production the worker and beat "
             "send email only through an SMTP server."
         )
-    celery: Celery = flask_app.extensions["celery"]
-    return celery
 
 
 def _run_in_app_context(app: Flask, ids: list[int]) -> None:

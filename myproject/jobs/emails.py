@@ -22,7 +22,7 @@ from myproject.accounts import reset_token_for_email
 from myproject.extensions import db
 from myproject.models import OutboxEmail, User
 
-Context = Callable[[OutboxEmail, User], "dict[str, Any] | None"]
+Context = Callable[[OutboxEmail, User], dict[str, Any] | None]
 
 
 @dataclass(frozen=True)
