@@ -17,8 +17,8 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from myproject import outbox, tasks
 from myproject.extensions import db
+from myproject.jobs import outbox, tasks
 from myproject.models import Item, User
 from myproject.models.base import utcnow
 from myproject.readiness import MIGRATIONS_DIR

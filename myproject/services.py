@@ -6,17 +6,22 @@ What must follow a commit (cache invalidation, jobs, events) hangs off the commi
 
 from __future__ import annotations
 
+import secrets
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from flask import current_app
+from sqlalchemy import delete, func, select, update
 from webargs.flaskparser import abort  # flask_smorest.abort, with its NoReturn type
 
-from myproject import outbox
-from myproject.auth.sessions import revoke_user_sessions
+from myproject.accounts import derive_reset_token, hash_token, revoke_user_sessions
 from myproject.extensions import db
-from myproject.models import Item, LoginSession, User
+from myproject.jobs import emails, outbox
+from myproject.models import Item, LoginSession, PasswordReset, User
+from myproject.models.base import utcnow
 
 ADMIN_FIELDS = ("is_active", "is_admin", "is_premium")
+INVALID_RESET_TOKEN = "The reset token is invalid, used, superseded or expired."
 
 
 def _ensure_unique(*, username: str | None, email: str | None, exclude_id: int | None) -> None:
@@ -41,7 +46,7 @@ def create_user(*, username: str, email: str, password: str, is_admin: bool = Fa
         username=username, email=email, password=password, is_admin=is_admin, commit=False
     )
     # Written with the user, so the welcome email goes out if and only if the user exists.
-    outbox.add_email(kind=outbox.WELCOME, user_id=user.id)
+    outbox.add_email(kind=emails.WELCOME, user_id=user.id)
     db.session.commit()
     return user
 
@@ -83,6 +88,67 @@ def update_user(
 def delete_user(*, user: User) -> None:
     """Delete the user; their items and login sessions go with them (ON DELETE CASCADE)."""
     user.delete(commit=False)
+    db.session.commit()
+
+
+def request_password_reset(*, email: str) -> None:
+    """Start a reset for the active account with ``email``, superseding older ones; do
+    nothing for an unknown or inactive address (the caller answers the same either way).
+
+    Only the token's hash and, in the outbox row, a nonce are stored (``myproject.accounts``).
+    """
+    # Locking the user serialises concurrent requests, so only the newest token stays live.
+    user = db.session.scalar(
+        select(User).where(User.email == email.strip().lower()).with_for_update()
+    )
+    if user is None or not user.is_active:
+        # No email is composed here for anyone (the job does that), so this path and the
+        # one below differ by two inserts, not by an SMTP conversation.
+        return
+    # Older, unused requests stop working (their unsent emails go with them).
+    db.session.execute(
+        delete(PasswordReset).where(
+            PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None)
+        )
+    )
+    nonce = secrets.token_urlsafe(32)
+    lifetime = timedelta(seconds=current_app.config["PASSWORD_RESET_EXPIRES"])
+    reset = PasswordReset.create(
+        user_id=user.id,
+        token_hash=hash_token(derive_reset_token(nonce)),
+        expires_at=utcnow() + lifetime,
+        commit=False,
+    )
+    outbox.add_email(
+        kind=emails.PASSWORD_RESET, user_id=user.id, password_reset_id=reset.id, nonce=nonce
+    )
+    db.session.commit()
+
+
+def confirm_password_reset(*, token: str, password: str) -> None:
+    """Set the password of the token's account and end all its logins.
+
+    Aborts with 400 for an unknown, used, superseded or expired token, or an inactive account.
+    """
+    now = utcnow()
+    reset = db.session.scalar(
+        select(PasswordReset).where(PasswordReset.token_hash == hash_token(token))
+    )
+    user = db.session.get(User, reset.user_id) if reset is not None else None
+    if reset is None or user is None or not user.is_active or reset.expires_at <= now:
+        abort(400, message=INVALID_RESET_TOKEN)
+    # Conditional UPDATE: of two concurrent confirmations with one token, one wins.
+    spent = db.session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.id == reset.id, PasswordReset.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if spent.rowcount != 1:  # type: ignore[attr-defined]
+        db.session.rollback()
+        abort(400, message=INVALID_RESET_TOKEN)
+    user.set_password(password)
+    revoke_user_sessions(user_id=user.id, commit=False)
     db.session.commit()
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask.views import MethodView
 
-from myproject.auth import resets
+from myproject import services
 from myproject.extensions import limiter
 from myproject.openapi import Blueprint
 from myproject.ratelimit import client_address, password_reset_email, password_reset_limit
@@ -37,7 +37,7 @@ class PasswordResetRequest(MethodView):
     @blp.errors()
     def post(self, data: dict[str, str]) -> Any:
         """Email a password reset link"""
-        resets.request_reset(email=data["email"])
+        services.request_password_reset(email=data["email"])
         return {"message": REQUESTED}
 
 
@@ -49,5 +49,5 @@ class PasswordResetConfirm(MethodView):
     @blp.errors()
     def post(self, data: dict[str, str]) -> Any:
         """Set a new password with a reset token; every login of the account ends"""
-        resets.confirm_reset(token=data["token"], password=data["password"])
+        services.confirm_password_reset(token=data["token"], password=data["password"])
         return "", 204

@@ -9,16 +9,10 @@ from flask.views import MethodView
 from flask_jwt_extended import get_jwt, set_access_cookies, set_refresh_cookies, unset_jwt_cookies
 from webargs.flaskparser import abort  # flask_smorest.abort, with its NoReturn type
 
+from myproject.accounts import revoke_session, revoke_user_sessions
 from myproject.auth import callbacks  # noqa: F401  (registers the JWT callbacks)
 from myproject.auth.callbacks import WWW_AUTHENTICATE
-from myproject.auth.sessions import (
-    TokenPair,
-    authenticate,
-    revoke_session,
-    revoke_user_sessions,
-    rotate_refresh,
-    start_session,
-)
+from myproject.auth.sessions import TokenPair, authenticate, rotate_refresh, start_session
 from myproject.extensions import limiter
 from myproject.openapi import Blueprint
 from myproject.ratelimit import client_address, login_limit

@@ -1,4 +1,4 @@
-"""Login sessions: issuing, rotating and revoking the token pairs of one login."""
+"""Login sessions: issuing and rotating the token pairs of one login (ending them: accounts)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from limits import parse
 from sqlalchemy import select, update
 from webargs.flaskparser import abort  # flask_smorest.abort, with its NoReturn type
 
+from myproject.accounts import revoke_session
 from myproject.extensions import db, limiter
 from myproject.models import LoginSession, User
 from myproject.models.base import utcnow
@@ -145,33 +146,6 @@ def rotate_refresh(*, user: User, session: LoginSession, presented_jti: str) -> 
         return None
     db.session.commit()
     return pair
-
-
-def revoke_session(*, session_id: int) -> None:
-    db.session.execute(
-        update(LoginSession)
-        .where(LoginSession.id == session_id, LoginSession.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-
-
-def revoke_user_sessions(
-    *, user_id: int, keep_session_id: int | None = None, commit: bool = True
-) -> None:
-    """Revoke every live login of ``user_id``, except ``keep_session_id`` if given."""
-    stmt = (
-        update(LoginSession)
-        .where(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    if keep_session_id is not None:
-        stmt = stmt.where(LoginSession.id != keep_session_id)
-    db.session.execute(stmt)
-    if commit:
-        db.session.commit()
 
 
 def load_caller(jwt_payload: dict[str, Any]) -> bool:

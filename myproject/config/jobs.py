@@ -16,7 +16,9 @@ class JobsAndEmailSettings:
         self.CELERY_QUEUE = env_str("CELERY_QUEUE", "celery")
         # Must outlast the longest a message stays unacknowledged (a task, a retry countdown).
         self.CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 600, minimum=1)
-        # No MAIL_SERVER: emails go to the log (myproject.mail).
+        # Beat's schedule file; unset: instance/ when writable, else the temporary directory.
+        self.CELERY_BEAT_SCHEDULE: str | None = env_str("CELERY_BEAT_SCHEDULE", "") or None
+        # No MAIL_SERVER: development logs emails; production refuses (myproject.jobs.mail).
         self.MAIL_SERVER: str | None = env_str("MAIL_SERVER", "") or None
         self.MAIL_PORT = env_int("MAIL_PORT", 25, minimum=1)
         self.MAIL_USE_TLS = env_bool("MAIL_USE_TLS", False)

@@ -32,7 +32,7 @@ class User(TimestampModel):
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False, default="")
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     is_admin: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
-    # Set by the email job when the welcome email went out (myproject.tasks).
+    # Set when an SMTP server took the welcome email (myproject.jobs.emails).
     welcome_email_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # The rate-limit tier (RATELIMIT_PREMIUM); it reaches the limiter through the token.
     is_premium: Mapped[bool] = mapped_column(

@@ -1,4 +1,4 @@
-"""Hourly housekeeping (tasks.purge_expired, run by beat): what expired goes, the rest stays."""
+"""Hourly housekeeping (jobs.tasks.purge_expired, run by beat): what expired goes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from myproject import tasks
+from myproject.jobs import tasks
 from myproject.models import IdempotencyKey, LoginSession, OutboxEmail, PasswordReset
 from myproject.models.base import utcnow
 

@@ -12,7 +12,7 @@ LOGGED = {"MAIL_SERVER": None, "MAIL_SUPPRESS_SEND": False}
 def test_development_logs_the_whole_email(make_app, caplog):
     app = make_app(**LOGGED)
 
-    with caplog.at_level(logging.INFO, logger="myproject.mail"):
+    with caplog.at_level(logging.INFO, logger="myproject.jobs.mail"):
         register(app.test_client(), "newcomer")
 
     assert "To: newcomer@example.com" in caplog.text
@@ -24,7 +24,7 @@ def test_development_log_has_a_usable_reset_link(make_app, caplog):
     client = app.test_client()
     register(client, "newcomer")
 
-    with caplog.at_level(logging.INFO, logger="myproject.mail"):
+    with caplog.at_level(logging.INFO, logger="myproject.jobs.mail"):
         ask_reset(client, "newcomer@example.com")
 
     assert token_in(caplog.text)

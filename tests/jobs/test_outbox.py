@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from myproject import tasks
+from myproject.jobs import tasks
 from myproject.models import OutboxEmail
 from myproject.models.base import utcnow
 from tests.jobs.support import register, smtp_down
@@ -39,7 +39,7 @@ def test_smtp_failure_keeps_the_email_pending_with_a_backoff(make_app, db):
 def test_email_is_marked_failed_once_the_retry_window_is_over(make_app, db, caplog):
     app = make_app(**smtp_down(MAIL_RETRY_FOR=0))
 
-    with caplog.at_level(logging.ERROR, logger="myproject.outbox"):
+    with caplog.at_level(logging.ERROR, logger="myproject.jobs.outbox"):
         register(app.test_client())
 
     assert only_row(db).status == "failed"

@@ -189,7 +189,7 @@ def test_broker_cut_during_registration_still_delivers_once(web, broker, worker,
     address = f"{(name := unique('cut'))}@example.com"
     broker.stop()  # the web app, the worker and beat all lose the broker
     try:
-        with caplog.at_level(logging.WARNING, logger="myproject.outbox"):
+        with caplog.at_level(logging.WARNING, logger="myproject.jobs.outbox"):
             response = register(web.test_client(), name)
         assert response.status_code == 201
         assert "not enqueued" in caplog.text

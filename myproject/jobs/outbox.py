@@ -11,6 +11,9 @@ Nothing is lost and, in normal operation, nothing goes out twice:
   ``OUTBOX_LEASE`` seconds ago without finishing (it died);
 - an SMTP failure puts the row back to pending with an exponential backoff until
   ``MAIL_RETRY_FOR`` seconds after the first attempt, then marks it failed.
+
+Without a broker, ``dispatch`` keeps the ids on the database session of the current app
+context, and ``myproject.jobs.app`` delivers them once the request's response is sent.
 """
 
 from __future__ import annotations
@@ -19,18 +22,22 @@ import logging
 from collections.abc import Sequence
 from datetime import timedelta
 
-from flask import current_app, g
+from flask import current_app
 from sqlalchemy import ColumnElement, func, select, update
 
 from myproject import events
 from myproject.extensions import db
+from myproject.jobs.emails import kind_of
 from myproject.models import OutboxEmail, User
 from myproject.models.base import utcnow
 
 log = logging.getLogger(__name__)
 
-PENDING, SENDING, SENT, FAILED, SKIPPED = "pending", "sending", "sent", "failed", "skipped"
-WELCOME, PASSWORD_RESET = "welcome", "password_reset"
+PENDING, SENDING, FAILED = "pending", "sending", "failed"
+# Finished: an SMTP server took it; development wrote it to the log (no MAIL_SERVER); or
+# there was nothing to send any more (the account went, the reset was used or replaced).
+SENT, LOGGED, SKIPPED = "sent", "logged", "skipped"
+STATUSES = (PENDING, SENDING, SENT, LOGGED, FAILED, SKIPPED)
 DELIVER_TASK = "myproject.deliver_email"
 RELAY_BATCH = 500
 # A pending row younger than this may still have its first message in the queue. Capped, so
@@ -43,7 +50,14 @@ DEFERRED = "myproject_outbox_deferred"
 def add_email(
     *, kind: str, user_id: int, password_reset_id: int | None = None, nonce: str | None = None
 ) -> None:
-    """Record an email in the current transaction; its job is dispatched once that commits."""
+    """Record an email in the current transaction; its job is dispatched once that commits.
+
+    Raises ValueError for an unknown kind, or without a field the kind needs.
+    """
+    fields = {"password_reset_id": password_reset_id, "nonce": nonce}
+    missing = [name for name in kind_of(kind).needs if fields[name] is None]
+    if missing:
+        raise ValueError(f"a {kind!r} email needs {', '.join(missing)}")
     row = OutboxEmail(
         kind=kind,
         user_id=user_id,
@@ -66,7 +80,7 @@ def dispatch(ids: Sequence[int]) -> None:
     if not ids:
         return
     if not current_app.config["CELERY_BROKER_URL"]:
-        g.setdefault(DEFERRED, []).extend(ids)
+        db.session().info.setdefault(DEFERRED, []).extend(ids)
         return
     celery = current_app.extensions["celery"]
     for row_id in ids:
@@ -83,8 +97,10 @@ def dispatch(ids: Sequence[int]) -> None:
 
 
 def take_deferred() -> list[int]:
-    """The ids ``dispatch`` kept for this process, forgetting them."""
-    ids: list[int] = g.pop(DEFERRED, [])
+    """The ids ``dispatch`` kept for this process in this app context, forgetting them."""
+    if not db.session.registry.has():  # no session: nothing was committed here
+        return []
+    ids: list[int] = db.session().info.pop(DEFERRED, [])
     return ids
 
 
@@ -110,14 +126,16 @@ def claim(row_id: int) -> OutboxEmail | None:
 
 
 def finish(row: OutboxEmail, *, status: str = SENT) -> None:
-    """Record the outcome of a claimed row: ``sent``, or ``skipped`` (nothing to send)."""
+    """Record the outcome of a claimed row: ``sent`` (an SMTP server took it), ``logged`` or
+    ``skipped``; a sent email also sets the User column its kind names."""
     now = utcnow()
     _update_claimed(row.id, status=status, sent_at=now if status == SENT else None)
-    if status == SENT and row.kind == WELCOME:
+    user_sent_at = kind_of(row.kind).user_sent_at
+    if status == SENT and user_sent_at is not None:
         db.session.execute(
             update(User)
             .where(User.id == row.user_id)
-            .values(welcome_email_sent_at=now)
+            .values({user_sent_at: now})
             .execution_options(synchronize_session=False)
         )
     db.session.commit()
@@ -220,4 +238,4 @@ def counts() -> dict[str, int]:
         select(OutboxEmail.status, func.count()).group_by(OutboxEmail.status)
     ).all()
     found = {status: int(count) for status, count in rows}
-    return {status: found.get(status, 0) for status in (PENDING, SENDING, SENT, FAILED, SKIPPED)}
+    return {status: found.get(status, 0) for status in STATUSES}

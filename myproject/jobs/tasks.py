@@ -1,7 +1,7 @@
 """Background jobs: email delivery, the outbox relay, housekeeping.
 
 Each job is a plain function wrapped in a Celery task. Celery runs tasks inside the Flask app
-context (``myproject.jobs``); without a broker, ``run_deferred`` delivers in the web process.
+context (``myproject.jobs.app``); without a broker, ``run_deferred`` delivers in the web process.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from celery import Task, shared_task
 from flask import current_app
 from sqlalchemy import delete
 
-from myproject import mail, outbox
 from myproject.extensions import db
 from myproject.idempotency import LIFETIME as IDEMPOTENCY_LIFETIME
+from myproject.jobs import emails, mail, outbox
 from myproject.models import IdempotencyKey, LoginSession, OutboxEmail, PasswordReset
 from myproject.models.base import utcnow
 
@@ -30,19 +30,19 @@ def deliver_email(outbox_id: int) -> int | None:
     row = outbox.claim(outbox_id)
     if row is None:
         return None  # sent, being sent by another job, or gone: this job is a duplicate
-    kind = row.kind
+    kind, status = row.kind, outbox.SKIPPED
     try:
-        message = mail.compose(row)
+        message = emails.compose(row)
         # End the read transaction before the (slow) send: SQLite's writers must not wait.
         db.session.commit()
         if message is not None:
-            mail.send(message)
+            status = outbox.SENT if mail.send(message) else outbox.LOGGED
     except Exception as exc:  # any failure is retried with backoff, then marked failed
         db.session.rollback()
         if not isinstance(exc, smtplib.SMTPException | OSError):
             log.exception("email %s (%s): composing or sending failed", outbox_id, kind)
         return outbox.release_for_retry(outbox_id, exc)
-    outbox.finish(row, status=outbox.SENT if message is not None else outbox.SKIPPED)
+    outbox.finish(row, status=status)
     return None
 
 
@@ -77,7 +77,7 @@ def purge_expired() -> dict[str, int]:
             IdempotencyKey.created_at < now - IDEMPOTENCY_LIFETIME
         ),
         "outbox_emails": delete(OutboxEmail).where(
-            OutboxEmail.status.in_((outbox.SENT, outbox.SKIPPED)),
+            OutboxEmail.status.in_((outbox.SENT, outbox.LOGGED, outbox.SKIPPED)),
             OutboxEmail.updated_at < now - retention,
         ),
     }

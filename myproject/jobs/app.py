@@ -1,5 +1,6 @@
 """Celery made from the Flask app (Flask's "Background Tasks with Celery" pattern): every
-task runs inside the app context.
+task runs inside the app context. ``celery -A myproject.celery_app`` first runs
+``check_worker_settings``: it refuses a configuration the worker and beat cannot work with.
 
 Without a broker, jobs run in the web process instead, right after the request whose
 transaction committed them: once its response has been sent (``call_on_close``), so a
@@ -9,13 +10,14 @@ address as for a known one. Outside a request (a CLI command) they run at its en
 from __future__ import annotations
 
 import os
+import tempfile
 from typing import Any
 
 from celery import Celery, Task
 from flask import Flask, Response
 
-from myproject import outbox, tasks
-from myproject.config import instance_path
+from myproject.config import ConfigError, instance_path, load_config
+from myproject.jobs import outbox, tasks
 
 HOUSEKEEPING_EVERY = 3600.0
 
@@ -41,6 +43,25 @@ def init_app(app: Flask) -> Celery:
 
     app.teardown_appcontext(tasks.run_deferred)
     return celery
+
+
+def check_worker_settings(config_name: str | None = None) -> None:
+    """Refuse (SystemExit, one line, before anything is logged) a configuration that the
+    worker and beat cannot work with."""
+    try:
+        config = load_config(config_name)
+    except ConfigError as exc:
+        raise SystemExit(f"Configuration error: {exc}") from None
+    if not config.CELERY_BROKER_URL:
+        raise SystemExit(
+            "Configuration error: CELERY_BROKER_URL (or REDIS_URL) is not set; the worker and "
+            "beat need a broker. Without one, jobs run inside the web process."
+        )
+    if config.ENV_NAME == "production" and not config.MAIL_SERVER:
+        raise SystemExit(
+            "Configuration error: MAIL_SERVER is not set; in production the worker and beat "
+            "send email only through an SMTP server."
+        )
 
 
 def _run_in_app_context(app: Flask, ids: list[int]) -> None:
@@ -95,5 +116,17 @@ def celery_settings(config: Any) -> dict[str, Any]:
                 "options": {"expires": HOUSEKEEPING_EVERY},
             },
         },
-        "beat_schedule_filename": os.path.join(instance_path(), "celerybeat-schedule"),
+        "beat_schedule_filename": beat_schedule_path(config),
     }
+
+
+def beat_schedule_path(config: Any, instance: str | None = None) -> str:
+    """Where beat keeps its schedule: ``CELERY_BEAT_SCHEDULE``, else ``instance/`` when it
+    exists and is writable (a checkout), else the temporary directory (an installed package,
+    an image whose files the service user may not write). Nothing is created here."""
+    if config["CELERY_BEAT_SCHEDULE"]:
+        return str(config["CELERY_BEAT_SCHEDULE"])
+    instance = instance or instance_path()
+    if os.path.isdir(instance) and os.access(instance, os.W_OK | os.X_OK):
+        return os.path.join(instance, "celerybeat-schedule")
+    return os.path.join(tempfile.gettempdir(), f"myproject-celerybeat-schedule-{os.getuid()}")
