@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app, g, request
@@ -76,24 +77,45 @@ def is_exempt() -> bool:
     return bool(claims and claims.get("adm"))
 
 
-def login_limit() -> str:
-    limit: str = current_app.config["RATELIMIT_LOGIN"]
+def configured(name: str) -> Callable[[], str]:
+    """A limit string read from the app config when the request is checked (so tests and
+    environments can change it): the first argument of ``limiter.limit``."""
+
+    def limit() -> str:
+        value: str = current_app.config[name]
+        return value
+
+    limit.__name__ = name
     return limit
 
 
-def register_limit() -> str:
-    limit: str = current_app.config["RATELIMIT_REGISTER"]
-    return limit
+RATELIMIT_LOGIN = configured("RATELIMIT_LOGIN")
+RATELIMIT_REGISTER = configured("RATELIMIT_REGISTER")
+RATELIMIT_PASSWORD_RESET = configured("RATELIMIT_PASSWORD_RESET")
 
 
-def password_reset_limit() -> str:
-    limit: str = current_app.config["RATELIMIT_PASSWORD_RESET"]
-    return limit
+def _body_field(name: str) -> str | None:
+    """``name`` of the JSON body, stripped, if it is a string; None for any other body (the
+    schema answers it). Flask parses the body once per request and keeps it."""
+    body = request.get_json(silent=True)
+    value = body.get(name) if isinstance(body, dict) else None
+    return value.strip() if isinstance(value, str) else None
+
+
+def login_name_key() -> str:
+    """The per-name bucket of a login: the submitted name, case-folded, whether or not an
+    account has it. A username and the email of the same account are counted apart, so a
+    429 never tells which email belongs to which username."""
+    return f"name:{(_body_field('username') or '').casefold()}"
+
+
+def no_login_name() -> bool:
+    """A body without a name is not counted per name (the address limit still counts it)."""
+    return _body_field("username") is None
 
 
 def password_reset_email() -> str:
     """The per-address bucket of a password reset request: the submitted email, case-folded,
     whether or not an account has it (so a 429 tells nothing about who exists)."""
-    body = request.get_json(silent=True)
-    email = body.get("email") if isinstance(body, dict) else None
-    return f"email:{email.strip().lower()}" if isinstance(email, str) else "email:-"
+    email = _body_field("email")
+    return f"email:{email.lower()}" if email is not None else "email:-"

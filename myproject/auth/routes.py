@@ -21,7 +21,7 @@ from myproject.auth.sessions import (
 )
 from myproject.extensions import limiter
 from myproject.openapi import Blueprint
-from myproject.ratelimit import client_address, login_limit
+from myproject.ratelimit import RATELIMIT_LOGIN, client_address, login_name_key, no_login_name
 from myproject.schemas.auth import LoginSchema, TokenSchema
 
 blp = Blueprint("auth", __name__, url_prefix="/auth", description="Authentication")
@@ -38,10 +38,11 @@ def token_response(pair: TokenPair) -> Any:
 
 @blp.route("/token")
 class Token(MethodView):
-    decorators = [
-        limiter.limit(login_limit, key_func=client_address, scope="login-address"),
-    ]
-
+    # Per address, and per submitted name (case-folded), each counted on its own.
+    @limiter.limit(RATELIMIT_LOGIN, key_func=client_address, scope="login-address")
+    @limiter.limit(
+        RATELIMIT_LOGIN, key_func=login_name_key, exempt_when=no_login_name, scope="login-name"
+    )
     @blp.body(LoginSchema())
     @blp.response(200, TokenSchema)
     @blp.errors(401)
