@@ -5,8 +5,31 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, g, request
+import flask_jwt_extended
+from flask import current_app, g, has_request_context, request
 from flask_jwt_extended import decode_token, get_current_user, verify_jwt_in_request
+
+
+class JWTManager(flask_jwt_extended.JWTManager):
+    """Flask-JWT-Extended's manager, decoding each token once per request.
+
+    The limiter picks its bucket from the token before the view runs (``token_claims``), then
+    ``jwt_required`` verifies the same token; both call ``decode_token``, which ends in this
+    method. The library has no public way to hand a decoded token on, so its answer is kept
+    in ``g`` for the rest of the request (a token that fails to decode is not kept).
+    """
+
+    def _decode_jwt_from_config(
+        self, encoded_token: str, csrf_value: str | None = None, allow_expired: bool = False
+    ) -> dict[str, Any]:
+        if not has_request_context():
+            return super()._decode_jwt_from_config(encoded_token, csrf_value, allow_expired)
+        decoded: dict[tuple[str, str | None, bool], dict[str, Any]]
+        decoded = g.setdefault("decoded_tokens", {})
+        key = (encoded_token, csrf_value, allow_expired)
+        if key not in decoded:
+            decoded[key] = super()._decode_jwt_from_config(*key)
+        return decoded[key]
 
 
 def token_claims() -> dict[str, Any] | None:
