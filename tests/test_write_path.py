@@ -20,7 +20,10 @@ import pytest
 from myproject.auth.callbacks import decode_key
 from myproject.extensions import jwt
 from myproject.models import Item
-from tests.test_ratelimit import make_app  # noqa: F401  (the limits-on app factory)
+from tests import test_ratelimit
+
+# The limits-on app factory (each call also resets the shared limiter's state).
+make_app = test_ratelimit.make_app
 
 
 @pytest.fixture()
