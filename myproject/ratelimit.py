@@ -133,8 +133,9 @@ def login_name_key() -> str:
 
 
 def no_login_name() -> bool:
-    """A body without a name is not counted per name (the address limit still counts it)."""
-    return _body_field("username") is None
+    """A body without a name is not counted per name (the address limit still counts it;
+    the schema answers it)."""
+    return not _body_field("username")
 
 
 def password_reset_email() -> str:
