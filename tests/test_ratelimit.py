@@ -339,6 +339,14 @@ def test_login_limit_on_one_username_leaves_others_alone(make_app, user):
     assert response.status_code == 200
 
 
+def test_login_answers_report_the_address_limit(make_app):
+    client = make_app(RATELIMIT_LOGIN="5 per minute").test_client()
+
+    remaining = [login(client, f"name{n}").headers["X-RateLimit-Remaining"] for n in range(3)]
+
+    assert remaining == ["4", "3", "2"]
+
+
 def test_a_login_body_without_a_name_is_not_counted_per_name(make_app):
     client = make_app(RATELIMIT_LOGIN="2 per minute").test_client()
     statuses = [

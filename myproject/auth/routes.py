@@ -38,11 +38,12 @@ def token_response(pair: TokenPair) -> Any:
 
 @blp.route("/token")
 class Token(MethodView):
-    # Per address, and per submitted name (case-folded), each counted on its own.
-    @limiter.limit(RATELIMIT_LOGIN, key_func=client_address, scope="login-address")
+    # Per submitted name (case-folded) and per address, each counted on its own; the headers
+    # report the address limit (Flask-Limiter reports the first one declared from the bottom).
     @limiter.limit(
         RATELIMIT_LOGIN, key_func=login_name_key, exempt_when=no_login_name, scope="login-name"
     )
+    @limiter.limit(RATELIMIT_LOGIN, key_func=client_address, scope="login-address")
     @blp.body(LoginSchema())
     @blp.response(200, TokenSchema)
     @blp.errors(401)
