@@ -26,8 +26,8 @@ REQUESTED = "If an account uses this address, a password reset link is on its wa
 
 @blp.route("/password-reset")
 class PasswordResetRequest(MethodView):
-    @limiter.limit(RATELIMIT_PASSWORD_RESET, key_func=client_address, scope="reset-address")
     @limiter.limit(RATELIMIT_PASSWORD_RESET, key_func=password_reset_email, scope="reset-email")
+    @limiter.limit(RATELIMIT_PASSWORD_RESET, key_func=client_address, scope="reset-address")
     @blp.body(PasswordResetRequestSchema())
     @blp.response(202, MessageSchema)
     @blp.doc(description="The answer is the same whether or not the address has an account.")
