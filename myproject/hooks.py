@@ -3,7 +3,6 @@ proxies and the (absent) cookie session. ``init_app`` wires all of it."""
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 
@@ -22,7 +21,7 @@ from myproject.extensions import cors
 REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 # Per-request state kept in ``g`` (see ``start_request``).
-REQUEST_STATE = ("token_claims", "caller", "caller_session", "ratelimit_windows")
+REQUEST_STATE = ("decoded_tokens", "token_claims", "caller", "caller_session", "ratelimit_windows")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # Longer query strings are refused (414); the server lets request lines up to 8 KiB through
 # (gunicorn.conf.py, deploy/nginx.conf) so that the refusal is this problem JSON.
@@ -134,8 +133,8 @@ def check_request_body() -> None:
     if chunked and len(data) >= (current_app.config["MAX_CONTENT_LENGTH"] or len(data) + 1):
         raise RequestEntityTooLarge()
     try:
-        json.loads(data)
-    except (ValueError, RecursionError):
+        request.get_json()  # parsed once: Flask keeps it for the view (parsing.InputParser)
+    except (BadRequest, RecursionError):
         raise BadRequest("The request body is not valid JSON.") from None
 
 

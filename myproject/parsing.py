@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from marshmallow import Schema, ValidationError
-from webargs.flaskparser import FlaskParser
+from webargs import core
+from webargs.flaskparser import FlaskParser, is_json_request
 
 # A lone UTF-16 surrogate (JSON allows "\ud800") cannot be encoded as UTF-8, and PostgreSQL
 # text cannot hold NUL: either would fail deep in a driver or a hash as a 500.
@@ -29,6 +30,11 @@ def has_unstorable_text(value: Any) -> bool:
 
 class InputParser(FlaskParser):
     """webargs' Flask parser, refusing unstorable text before the schema sees it."""
+
+    def _raw_load_json(self, req: Any) -> Any:
+        # The body as Flask parsed it once (``hooks.check_request_body`` already did, and
+        # answered 400 if it could not); webargs would parse the bytes a second time.
+        return req.get_json() if is_json_request(req) else core.missing
 
     def _load_location_data(self, *, schema: Schema, req: Any, location: str) -> Any:
         data = super()._load_location_data(schema=schema, req=req, location=location)

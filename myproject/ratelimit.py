@@ -2,10 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, g, request
+import flask_jwt_extended
+from flask import current_app, g, has_request_context, request
 from flask_jwt_extended import decode_token, get_current_user, verify_jwt_in_request
+
+
+class JWTManager(flask_jwt_extended.JWTManager):
+    """Flask-JWT-Extended's manager, decoding each token once per request.
+
+    The limiter picks its bucket from the token before the view runs (``token_claims``), then
+    ``jwt_required`` verifies the same token; both call ``decode_token``, which ends in this
+    method. The library has no public way to hand a decoded token on, so its answer is kept
+    in ``g`` for the rest of the request (a token that fails to decode is not kept).
+    """
+
+    def _decode_jwt_from_config(
+        self, encoded_token: str, csrf_value: str | None = None, allow_expired: bool = False
+    ) -> dict[str, Any]:
+        if not has_request_context():
+            return super()._decode_jwt_from_config(encoded_token, csrf_value, allow_expired)
+        decoded: dict[tuple[str, str | None, bool], dict[str, Any]]
+        decoded = g.setdefault("decoded_tokens", {})
+        key = (encoded_token, csrf_value, allow_expired)
+        if key not in decoded:
+            decoded[key] = super()._decode_jwt_from_config(*key)
+        return decoded[key]
 
 
 def token_claims() -> dict[str, Any] | None:
@@ -76,24 +100,46 @@ def is_exempt() -> bool:
     return bool(claims and claims.get("adm"))
 
 
-def login_limit() -> str:
-    limit: str = current_app.config["RATELIMIT_LOGIN"]
+def configured(name: str) -> Callable[[], str]:
+    """A limit string read from the app config when the request is checked (so tests and
+    environments can change it): the first argument of ``limiter.limit``."""
+
+    def limit() -> str:
+        value: str = current_app.config[name]
+        return value
+
+    limit.__name__ = name
     return limit
 
 
-def register_limit() -> str:
-    limit: str = current_app.config["RATELIMIT_REGISTER"]
-    return limit
+RATELIMIT_LOGIN = configured("RATELIMIT_LOGIN")
+RATELIMIT_REGISTER = configured("RATELIMIT_REGISTER")
+RATELIMIT_PASSWORD_RESET = configured("RATELIMIT_PASSWORD_RESET")
 
 
-def password_reset_limit() -> str:
-    limit: str = current_app.config["RATELIMIT_PASSWORD_RESET"]
-    return limit
+def _body_field(name: str) -> str | None:
+    """``name`` of the JSON body, stripped, if it is a string; None for any other body (the
+    schema answers it). Flask parses the body once per request and keeps it."""
+    body = request.get_json(silent=True)
+    value = body.get(name) if isinstance(body, dict) else None
+    return value.strip() if isinstance(value, str) else None
+
+
+def login_name_key() -> str:
+    """The per-name bucket of a login: the submitted name, case-folded, whether or not an
+    account has it. A username and the email of the same account are counted apart, so a
+    429 never tells which email belongs to which username."""
+    return f"name:{(_body_field('username') or '').casefold()}"
+
+
+def no_login_name() -> bool:
+    """A body without a name is not counted per name (the address limit still counts it;
+    the schema answers it)."""
+    return not _body_field("username")
 
 
 def password_reset_email() -> str:
     """The per-address bucket of a password reset request: the submitted email, case-folded,
     whether or not an account has it (so a 429 tells nothing about who exists)."""
-    body = request.get_json(silent=True)
-    email = body.get("email") if isinstance(body, dict) else None
-    return f"email:{email.strip().lower()}" if isinstance(email, str) else "email:-"
+    email = _body_field("email")
+    return f"email:{email.lower()}" if email is not None else "email:-"

@@ -339,6 +339,37 @@ def test_login_limit_on_one_username_leaves_others_alone(make_app, user):
     assert response.status_code == 200
 
 
+def test_login_answers_report_the_address_limit(make_app):
+    client = make_app(RATELIMIT_LOGIN="5 per minute").test_client()
+
+    remaining = [login(client, f"name{n}").headers["X-RateLimit-Remaining"] for n in range(3)]
+
+    assert remaining == ["4", "3", "2"]
+
+
+def test_a_login_body_without_a_name_is_not_counted_per_name(make_app):
+    client = make_app(RATELIMIT_LOGIN="2 per minute").test_client()
+    statuses = [
+        client.post(
+            "/auth/token", json={"password": "x" * 8}, environ_base={"REMOTE_ADDR": f"10.0.5.{n}"}
+        ).status_code
+        for n in range(3)
+    ]
+
+    response = login(client, "alice", addr="10.0.5.9")
+
+    assert statuses == [422, 422, 422]
+    assert response.status_code == 401
+
+
+def test_login_name_limit_falls_back_to_memory_when_redis_is_down(make_app):
+    client = make_app(**redis_settings(DEAD_REDIS), RATELIMIT_LOGIN="2 per minute").test_client()
+
+    statuses = [login(client, "alice", addr=f"10.0.6.{n}").status_code for n in range(3)]
+
+    assert statuses == [401, 401, 429]
+
+
 def test_registration_is_limited(make_app):
     client = make_app(RATELIMIT_REGISTER="2 per hour").test_client()
 

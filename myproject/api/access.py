@@ -38,12 +38,13 @@ def is_self_or_admin(caller: User | None, user: User) -> bool:
     return caller is not None and (caller.id == user.id or caller.is_admin)
 
 
-def check_if_match(current_etag: str) -> None:
-    """Abort with 412 when ``If-Match`` is sent and does not match (absent: go ahead)."""
+def check_if_match(item: Item) -> None:
+    """Abort with 412 when ``If-Match`` is sent and does not match the item's current ETag
+    (absent: go ahead, without serialising the version about to be replaced)."""
     if "If-Match" not in request.headers:
         return
     condition = request.if_match
-    if condition.star_tag or condition.contains(current_etag):
+    if condition.star_tag or condition.contains(etag_of(item_body(item))):
         return
     abort(412, message="The resource has changed since you read it (ETag mismatch).")
 
@@ -80,7 +81,7 @@ def get_item_for_write(item_id: int) -> Item:
     caller: User = current_user
     if item.user_id != caller.id and not caller.is_admin:
         abort(403, message=ITEMS.forbidden)
-    check_if_match(etag_of(item_body(item)))
+    check_if_match(item)
     return item
 
 

@@ -24,7 +24,7 @@ from myproject.api.responses import created_response, json_response, user_respon
 from myproject.extensions import limiter
 from myproject.models import User
 from myproject.openapi import LIST_HEADERS, Blueprint
-from myproject.ratelimit import register_limit
+from myproject.ratelimit import RATELIMIT_REGISTER
 from myproject.schemas.item import ItemFilterQuerySchema, ItemSchema
 from myproject.schemas.user import (
     USER_EITHER,
@@ -59,8 +59,8 @@ class Users(MethodView):
         )
         return json_response([user.to_dict() for user in users], headers=headers)
 
+    @limiter.limit(RATELIMIT_REGISTER, scope="register")
     @idempotent(blp)
-    @limiter.limit(register_limit, methods=["POST"], scope="register")
     @blp.body(UserCreateSchema())
     @blp.response(201, UserSchema)
     @blp.errors(409)

@@ -9,7 +9,7 @@ from flask.views import MethodView
 from myproject import services
 from myproject.extensions import limiter
 from myproject.openapi import Blueprint
-from myproject.ratelimit import client_address, password_reset_email, password_reset_limit
+from myproject.ratelimit import RATELIMIT_PASSWORD_RESET, client_address, password_reset_email
 from myproject.schemas.password_reset import (
     MessageSchema,
     PasswordResetConfirmSchema,
@@ -26,11 +26,8 @@ REQUESTED = "If an account uses this address, a password reset link is on its wa
 
 @blp.route("/password-reset")
 class PasswordResetRequest(MethodView):
-    decorators = [
-        limiter.limit(password_reset_limit, key_func=client_address, scope="reset-address"),
-        limiter.limit(password_reset_limit, key_func=password_reset_email, scope="reset-email"),
-    ]
-
+    @limiter.limit(RATELIMIT_PASSWORD_RESET, key_func=password_reset_email, scope="reset-email")
+    @limiter.limit(RATELIMIT_PASSWORD_RESET, key_func=client_address, scope="reset-address")
     @blp.body(PasswordResetRequestSchema())
     @blp.response(202, MessageSchema)
     @blp.doc(description="The answer is the same whether or not the address has an account.")

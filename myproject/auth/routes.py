@@ -15,7 +15,7 @@ from myproject.auth.callbacks import WWW_AUTHENTICATE
 from myproject.auth.sessions import TokenPair, authenticate, rotate_refresh, start_session
 from myproject.extensions import limiter
 from myproject.openapi import Blueprint
-from myproject.ratelimit import client_address, login_limit
+from myproject.ratelimit import RATELIMIT_LOGIN, client_address, login_name_key, no_login_name
 from myproject.schemas.auth import LoginSchema, TokenSchema
 
 blp = Blueprint("auth", __name__, url_prefix="/auth", description="Authentication")
@@ -32,10 +32,12 @@ def token_response(pair: TokenPair) -> Any:
 
 @blp.route("/token")
 class Token(MethodView):
-    decorators = [
-        limiter.limit(login_limit, key_func=client_address, scope="login-address"),
-    ]
-
+    # Per submitted name (case-folded) and per address, each counted on its own; the headers
+    # report the address limit (Flask-Limiter reports the first one declared from the bottom).
+    @limiter.limit(
+        RATELIMIT_LOGIN, key_func=login_name_key, exempt_when=no_login_name, scope="login-name"
+    )
+    @limiter.limit(RATELIMIT_LOGIN, key_func=client_address, scope="login-address")
     @blp.body(LoginSchema())
     @blp.response(200, TokenSchema)
     @blp.errors(401)

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import math
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from flask import current_app, g
 from flask_jwt_extended import create_access_token, create_refresh_token, get_jti
-from limits import parse
 from sqlalchemy import select, update
-from webargs.flaskparser import abort  # flask_smorest.abort, with its NoReturn type
 
 from myproject.accounts import revoke_session
-from myproject.extensions import db, limiter
+from myproject.extensions import db
 from myproject.models import LoginSession, User
 from myproject.models.base import utcnow
 from myproject.models.user import password_hash_method
@@ -45,39 +41,11 @@ def _dummy_hash() -> str:
     return hashes[method]
 
 
-def count_login_attempt(name: str) -> None:
-    """Count a login attempt against the submitted name, case-folded (RATELIMIT_LOGIN).
-
-    Each name has its own budget, however many addresses the attempts come from: a username
-    and the email of the same account are counted apart, so a 429 never tells which email
-    belongs to which username, and changing letter case buys no extra attempts. Aborts with
-    429 (and Retry-After) past the limit.
-    """
-    if not (current_app.config["RATELIMIT_ENABLED"] and limiter.enabled):
-        return
-    item = parse(current_app.config["RATELIMIT_LOGIN"])
-    keys = (current_app.config.get("RATELIMIT_KEY_PREFIX", ""), "login-name", name)
-    try:
-        allowed = limiter.limiter.hit(item, *keys)
-        reset_at = limiter.limiter.get_window_stats(item, *keys).reset_time if not allowed else 0
-    except Exception:  # storage unreachable: the address limit and the fallback still apply
-        return
-    if not allowed:
-        retry_after = max(1, math.ceil(reset_at - time.time()))
-        abort(
-            429,
-            message="Too many login attempts for this name; retry after the Retry-After delay.",
-            headers={"Retry-After": str(retry_after)},
-        )
-
-
 def authenticate(*, login: str, password: str) -> User | None:
     """The active user whose username or email is ``login`` and whose password matches.
 
     Unknown users cost one password hash too, so response time does not reveal who exists.
-    Aborts with 429 when the submitted name used up RATELIMIT_LOGIN.
     """
-    count_login_attempt(login.strip().casefold())
     normalized = login.strip().lower()
     user = db.session.scalar(
         select(User).where(

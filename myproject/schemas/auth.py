@@ -1,4 +1,5 @@
-from marshmallow import Schema, fields, validate
+from flask_marshmallow import Schema
+from marshmallow import fields, validate
 
 from myproject.schemas.fields import no_control_characters
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from flask_marshmallow import Schema
+from marshmallow import fields, validate
 
 MAX_PAGE = 10_000_000
 

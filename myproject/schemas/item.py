@@ -1,7 +1,9 @@
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
-from marshmallow_sqlalchemy import SQLAlchemySchema, auto_field
+from flask_marshmallow import Schema
+from flask_marshmallow.sqla import SQLAlchemySchema
+from marshmallow import fields, validate
+from marshmallow_sqlalchemy import auto_field
 
 from myproject.models import Item
 from myproject.schemas.common import PaginationQuerySchema
@@ -39,7 +41,7 @@ class OwnerSchema(Schema):
     username = fields.String(dump_only=True, required=True)
 
 
-class ItemSchema(SQLAlchemySchema[Item]):
+class ItemSchema(SQLAlchemySchema):
     class Meta:
         model = Item
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from flask_marshmallow import Schema
+from marshmallow import fields, validate
 
 from myproject.schemas.user import email_field, password_field
 

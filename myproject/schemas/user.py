@@ -1,7 +1,9 @@
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
-from marshmallow_sqlalchemy import SQLAlchemySchema, auto_field
+from flask_marshmallow import Schema
+from flask_marshmallow.sqla import SQLAlchemySchema
+from marshmallow import fields, validate
+from marshmallow_sqlalchemy import auto_field
 
 from myproject.models import User
 from myproject.schemas.common import PaginationQuerySchema
@@ -56,7 +58,7 @@ class UserUpdateSchema(Schema):
 # Output schemas only document ``to_dict()`` (see api/responses.py): every field is always
 # sent, so every field is required, and no other field is (additionalProperties: false), which
 # keeps the two representations apart for ``oneOf``.
-class UserPublicSchema(SQLAlchemySchema[User]):
+class UserPublicSchema(SQLAlchemySchema):
     """The public representation: for anyone."""
 
     class Meta:
