@@ -64,6 +64,17 @@ e2e-nginx: $(VENV)/.installed-dev
 wheel-test: $(VENV)/.installed-dev
 	$(BIN)/pytest -m wheel tests/deploy/test_wheel.py
 
+# The image (Dockerfile) and compose.yaml under Podman (tests/deploy/test_container.py): installs
+# podman, runc, debootstrap and podman-compose 1.6 (build/container/), makes local stand-ins for
+# the official base images once, builds the image, runs the compose file on free ports and
+# drives a flow through nginx, then removes what it made. ../shared/containers.md has why.
+CONTAINER_BUILD := $(CURDIR)/build/container
+container-test: $(VENV)/.installed-dev
+	CONTAINER_BUILD=$(CONTAINER_BUILD) bash tests/deploy/container/setup.sh
+	CONTAINERS_CONF=$(CONTAINER_BUILD)/containers.conf \
+	PATH=$(CONTAINER_BUILD)/podman-compose/bin:$$PATH \
+	  timeout 1200 $(BIN)/pytest -m container -s tests/deploy/test_container.py
+
 # The email jobs on real parts only (a worker process, an SMTP sink): PostgreSQL and Redis.
 e2e-jobs: $(VENV)/.installed-dev
 	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} \
