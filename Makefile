@@ -6,7 +6,8 @@ export FLASK_APP := myproject
 # Port of `make run`: `make run PORT=8080`, or PORT / FLASK_RUN_PORT in the environment.
 PORT ?= $(or $(FLASK_RUN_PORT),5000)
 
-.PHONY: run worker beat test lint typecheck pytest client-test fuzz-quick fuzz e2e e2e-nginx e2e-jobs bench clean
+.PHONY: run worker beat test lint typecheck pytest client-test fuzz-quick fuzz e2e e2e-nginx e2e-jobs \
+	wheel-test container-test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +57,23 @@ e2e-nginx: $(VENV)/.installed-dev
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nginx; }
 	$(BIN)/pytest -m nginx tests/deploy
+
+# `pip install .` as an operator does it (tests/deploy/test_wheel.py): the wheel built from the
+# checkout, installed with the pinned requirements into a fresh virtualenv outside it, migrates
+# a SQLite file, answers a request and renders an email from another directory. About a minute.
+wheel-test: $(VENV)/.installed-dev
+	$(BIN)/pytest -m wheel tests/deploy/test_wheel.py
+
+# The image (Dockerfile) and compose.yaml under Podman (tests/deploy/test_container.py): installs
+# podman, runc, debootstrap and podman-compose 1.6 (build/container/), makes local stand-ins for
+# the official base images once, builds the image, runs the compose file on free ports and
+# drives a flow through nginx, then removes what it made. ../shared/containers.md has why.
+CONTAINER_BUILD := $(CURDIR)/build/container
+container-test: $(VENV)/.installed-dev
+	CONTAINER_BUILD=$(CONTAINER_BUILD) bash tests/deploy/container/setup.sh
+	CONTAINERS_CONF=$(CONTAINER_BUILD)/containers.conf \
+	PATH=$(CONTAINER_BUILD)/podman-compose/bin:$$PATH \
+	  timeout 1200 $(BIN)/pytest -m container -s tests/deploy/test_container.py
 
 # The email jobs on real parts only (a worker process, an SMTP sink): PostgreSQL and Redis.
 e2e-jobs: $(VENV)/.installed-dev

@@ -25,7 +25,14 @@ os.environ.setdefault("FLASK_CONFIG", "production")
 def _app_config_module() -> ModuleType:
     # By path, not `import myproject.config`: importing the package would load the whole app
     # into the master, and workers forked after a HUP reload would keep the old code.
-    package = os.path.join(os.path.dirname(os.path.abspath(__file__)), "myproject", "config")
+    # The checkout's package beside this file, else the installed one (an image or a wheel
+    # install copies only this file): find_spec of a top-level package does not import it.
+    root = os.path.dirname(os.path.abspath(__file__))
+    if not os.path.isdir(os.path.join(root, "myproject")):
+        found = importlib.util.find_spec("myproject")
+        assert found is not None and found.origin is not None, "myproject is not installed"
+        root = os.path.dirname(os.path.dirname(found.origin))
+    package = os.path.join(root, "myproject", "config")
     spec = importlib.util.spec_from_file_location(
         "_myproject_config",
         os.path.join(package, "__init__.py"),
@@ -108,6 +115,10 @@ def post_worker_init(worker: Any) -> None:
         if is_draining():
             return
         start_draining()
+        # Every answer from now on says "Connection: close": no connection nginx keeps for
+        # reuse is left open when the worker stops accepting (nginx drops idle ones after 4 s,
+        # before DRAIN_SECONDS is over), so nginx never sends a POST on a closing connection.
+        worker.cfg.set("keepalive", 0)
         worker.log.info("Draining for %s s before stopping", drain_seconds)
         monkey = sys.modules.get("gevent.monkey")
         if monkey is not None and monkey.is_module_patched("threading"):

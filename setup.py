@@ -1,11 +1,18 @@
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 setup(
     name="myproject",
     version="1.0.0",
     description="A Flask JSON REST API: users and items, JWT auth, PostgreSQL, Redis.",
-    packages=find_packages(include=["myproject", "myproject.*"]),
+    # Namespace discovery: the folders without an __init__.py (migrations, migrations/versions,
+    # templates/email) are part of the package too, so the wheel holds the Alembic migrations
+    # (`flask db upgrade` from an installed wheel) and the email templates.
+    packages=find_namespace_packages(include=["myproject", "myproject.*"]),
     include_package_data=True,
+    package_data={
+        "myproject.migrations": ["alembic.ini", "script.py.mako", "README"],
+        "myproject.templates.email": ["*.txt", "*.html"],
+    },
     python_requires=">=3.11",
     install_requires=[
         "Flask>=3.1,<3.2",

@@ -23,10 +23,9 @@ from myproject.extensions import db
 DATABASE_OK = "ok"
 DATABASE_UNAVAILABLE = "unavailable"
 MIGRATIONS_PENDING = "migrations pending"
-# Absolute, so `flask db ...` works from any working directory.
-MIGRATIONS_DIR = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations"
-)
+# Inside the package, so an installed wheel has them; absolute, so `flask db ...` works from any
+# working directory. The top-level migrations/ of a checkout is a symlink to this folder.
+MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
 
 # Set once per process by gunicorn.conf.py's SIGTERM handler, never cleared: a draining worker
 # only ever exits.

@@ -137,12 +137,13 @@ def disconnect_ended_logins(socketio: SocketIO, sockets: Sockets) -> list[str]:
 
 
 def disconnect_all(app: Flask) -> int:
-    """Disconnect every socket of this process (a worker that stops: the clients reconnect
-    elsewhere instead of holding its graceful stop open); how many there were."""
+    """Drop the transport of every socket of this process (a worker that stops: the clients
+    reconnect elsewhere instead of holding its graceful stop open); how many there were.
+
+    Not a Socket.IO (or Engine.IO) disconnect packet: standard clients take that as "do not
+    reconnect". An aborted transport is a dropped connection, which they retry."""
     socketio: SocketIO = app.extensions["socketio"]
-    sockets: Sockets = app.extensions[STATE]
-    with sockets.lock:
-        sids = list(sockets.logins)
-    for sid in sids:
-        socketio.server.disconnect(sid, namespace="/")
-    return len(sids)
+    transports = list(socketio.server.eio.sockets.values())
+    for transport in transports:
+        transport.close(wait=False, abort=True)
+    return len(transports)

@@ -19,9 +19,9 @@ import pytest
 import redis
 
 from myproject.config import normalize_database_url
+from tests.deploy.stack import shipped_on
 from tests.deploy.support import (
     APP_PORT,
-    NGINX_CONF,
     NGINX_PORT,
     ROOT,
     Server,
@@ -88,9 +88,10 @@ def open_file_limit() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def nginx(nginx_bin: str) -> Iterator[Server]:
-    """The shipped configuration, untouched, on 8080."""
+    """The shipped configuration on 8080 (its 443 and 80 listeners moved, tests/deploy/stack.py)."""
     with nginx_prefix() as prefix:
-        server = start_nginx(nginx_bin, prefix, NGINX_CONF, NGINX_PORT)
+        config = shipped_on(prefix, NGINX_PORT, APP_PORT)
+        server = start_nginx(nginx_bin, prefix, config, NGINX_PORT)
         try:
             yield server
         finally:

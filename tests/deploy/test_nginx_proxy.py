@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
+from tests.deploy.stack import Ports, render_config, self_signed
 from tests.deploy.support import (
     APP_PORT,
     Server,
     SilentServer,
     assert_proxy_problem,
-    config_copy,
     nginx_prefix,
     port_is_free,
     raw,
@@ -237,13 +237,10 @@ def test_an_upstream_that_does_not_answer_in_time_gets_504_problem_json(nginx_bi
 
 
 def _request_through_copy(nginx_bin: str, prefix: Path, port: int, upstream_port: int) -> Any:
-    config = config_copy(
-        prefix,
-        **{
-            "listen 8080 default_server;": f"listen {port} default_server;",
-            f"server 127.0.0.1:{APP_PORT};": f"server 127.0.0.1:{upstream_port};",
-            "proxy_read_timeout 35s;": "proxy_read_timeout 2s;",
-        },
+    cert, key = self_signed(prefix)
+    ports = Ports(http=port, apps=[upstream_port])
+    config = render_config(
+        prefix, ports, cert, key, {"proxy_read_timeout 35s;": "proxy_read_timeout 2s;"}
     )
     silent = SilentServer(upstream_port)
     try:
