@@ -36,9 +36,6 @@ HTTP = (
 # takes ``db`` and ``mail`` from it, which is not a dependency on what the others are built from.
 NOT_FOLLOWED = ("myproject.extensions",)
 BOUNDARY = (*DOMAIN, *NOT_FOLLOWED)  # checked on their own, or not at all
-# Fixed by another change of issue 20 (resource declarations): expected to fail only while the
-# import is still there; once both changes are merged, this entry can go.
-NOT_YET = {"myproject.idempotency": "imports api.responses (issue 20, resource declarations)"}
 
 
 def within(name: str, prefixes: tuple[str, ...]) -> bool:
@@ -125,10 +122,7 @@ def domain_modules() -> list[str]:
 
 @pytest.mark.parametrize("module", domain_modules())
 def test_the_domain_never_imports_the_http_layer(module):
-    chains = http_imports(module)
-    if chains and module in NOT_YET:
-        pytest.xfail(NOT_YET[module])
-    assert chains == []
+    assert http_imports(module) == []
 
 
 @pytest.mark.parametrize("module", domain_modules())

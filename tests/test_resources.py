@@ -1,57 +1,15 @@
 """Resources are declared once (``myproject.models.resource``) and the generic machinery reads
-the declarations; the domain never imports the HTTP layer (docs/resources.md)."""
+the declarations (docs/resources.md). The layering rule is tests/test_layers.py's."""
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from myproject import events
 from myproject.models import Item
 from myproject.models.item import ITEMS
 from myproject.models.resource import resource_of, resources
 from myproject.models.user import USERS
-
-PACKAGE = Path(__file__).resolve().parent.parent / "myproject"
-DOMAIN = [
-    "caching.py",
-    "idempotency.py",
-    "events.py",
-    *sorted(str(path.relative_to(PACKAGE)) for path in (PACKAGE / "models").glob("*.py")),
-]
-HTTP = (
-    "myproject.api",
-    "myproject.errors",
-    "myproject.hooks",
-    "myproject.openapi",
-    "myproject.auth.routes",
-    "myproject.auth.password_reset",
-)
-
-
-def _imports(path: Path) -> tuple[set[str], set[str]]:
-    """(modules imported, names imported from flask)."""
-    modules, from_flask = set(), set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            modules.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            modules.add(node.module)
-            modules.update(f"{node.module}.{alias.name}" for alias in node.names)
-            if node.module == "flask":
-                from_flask.update(alias.name for alias in node.names)
-    return modules, from_flask
-
-
-@pytest.mark.parametrize("name", DOMAIN)
-def test_the_domain_never_imports_the_http_layer_nor_reads_g(name):
-    modules, from_flask = _imports(PACKAGE / name)
-
-    assert not {m for m in modules if m.startswith(HTTP)}, name
-    assert "g" not in from_flask and "request" not in from_flask, name
 
 
 def test_items_and_users_are_declared_once_by_table():
