@@ -16,7 +16,7 @@ from myproject.models.item import item_dict
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    body = current_app.json.dumps(data)
+    body = current_app.json.dumps(data) + "\n"  # as Flask's own JSON answers end
     return current_app.response_class(
         body, status=status, headers=headers, mimetype="application/json"
     )
@@ -24,7 +24,7 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 
 def item_body(item: Any) -> bytes:
     """The JSON of an ``Item`` (or an item row), exactly as it is sent."""
-    return current_app.json.dumps(item_dict(item)).encode()
+    return (current_app.json.dumps(item_dict(item)) + "\n").encode()
 
 
 def etag_of(body: bytes) -> str:
