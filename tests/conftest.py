@@ -28,7 +28,8 @@ from tests.support import LONG_AGO, PASSWORD, AuthActions, TempDatabase
 
 # Runs share a machine (DESIGN.md): on the Redis database of TEST_REDIS_URL, this run keeps
 # its cache keys, its rate-limit counters and its Socket.IO channel under a prefix of its own
-# (the servers and workers the tests start inherit it), and deletes them at the end.
+# (the servers and workers the tests start inherit it, and queue jobs on a queue named after
+# it), and deletes them at the end.
 RUN_PREFIX = os.environ.setdefault("REDIS_KEY_PREFIX", f"myproject-test-{uuid.uuid4().hex[:10]}")
 
 
@@ -41,7 +42,7 @@ def _delete_this_runs_redis_keys() -> Iterator[None]:
 
         client = redis.Redis.from_url(url, socket_connect_timeout=2)
         with contextlib.suppress(redis.RedisError):
-            for key in client.scan_iter(match=f"{RUN_PREFIX}*"):
+            for key in client.scan_iter(match=f"*{RUN_PREFIX}*"):  # and kombu's bindings
                 client.delete(key)
         client.close()
 
