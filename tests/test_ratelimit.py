@@ -570,7 +570,13 @@ def test_a_limited_cached_read_costs_two_redis_round_trips(make_app, requires_re
     assert responses[0].status_code == 200
     assert responses[0].headers["X-RateLimit-Remaining"] == str(1000 - 3)
     assert int(responses[0].headers["X-RateLimit-Reset"]) > 0
-    assert len(commands) <= 2, commands
+    # Only this app's: other test runs may share the Redis database (DESIGN.md).
+    prefixes = (
+        client.application.config["RATELIMIT_KEY_PREFIX"],
+        client.application.config["CACHE_KEY_PREFIX"],
+    )
+    ours = [command for command in commands if any(p in command for p in prefixes)]
+    assert len(ours) <= 2, ours
 
 
 def test_requests_are_answered_when_redis_stops_mid_test(make_app, requires_redis, auth_headers):
