@@ -10,6 +10,7 @@ or between concurrent runs sharing one Redis.
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -41,8 +42,8 @@ def redis_settings(url: str) -> dict[str, Any]:
 @pytest.fixture()
 def make_app(db: Any, database_url: str) -> Iterator[AppFactory]:
     """Build apps with limits on, in-process storage by default; one key prefix per test."""
-    prefix = f"test-rl-{uuid.uuid4().hex}"
-    cache_prefix = f"test-cache-{uuid.uuid4().hex}:"
+    prefix = f"{os.environ['REDIS_KEY_PREFIX']}-rl-{uuid.uuid4().hex}"
+    cache_prefix = f"{os.environ['REDIS_KEY_PREFIX']}-cache-{uuid.uuid4().hex}:"
     on_redis: list[Flask] = []
 
     def factory(**overrides: Any) -> Flask:
