@@ -48,8 +48,10 @@ pytest: $(VENV)/.installed-dev
 
 test: lint typecheck pytest
 
-# deploy/nginx.conf end to end (tests/deploy): Debian's nginx on 8080 in front of gunicorn on
-# 8000 (both ports must be free), a throwaway PostgreSQL database, Redis db 9.
+# deploy/nginx.conf end to end (tests/deploy): Debian's nginx in front of gunicorn, the shipped
+# file with only its ports changed to two free ones, a throwaway PostgreSQL database, and keys
+# of the run's own (a prefix, deleted afterwards) on Redis: E2E_REDIS_URL, else TEST_REDIS_URL,
+# else database 0. Runs beside other runs and whatever holds the shipped ports.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 e2e-nginx: $(VENV)/.installed-dev
 	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { \
@@ -78,7 +80,7 @@ container-test: $(VENV)/.installed-dev
 # The email jobs on real parts only (a worker process, an SMTP sink): PostgreSQL and Redis.
 e2e-jobs: $(VENV)/.installed-dev
 	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} \
-	TEST_REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/12} \
+	TEST_REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15} \
 	  $(BIN)/pytest -p no:warnings tests/jobs/test_worker.py
 
 # Browser tests (tests/e2e/): the example SPA and /api/docs in Debian's chromium, driven by

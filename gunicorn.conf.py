@@ -68,9 +68,18 @@ worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
 # Connections per gevent worker (requests, slow clients and sockets together).
 worker_connections = 1000
 
+# No control socket unless asked for: gunicorn's default path (~/.gunicorn/gunicorn.ctl) is
+# one per user, so a second instance on the machine would take over the first one's. Set
+# GUNICORN_CONTROL_SOCKET to a path of this instance's own to use `gunicornc`. No pid file
+# unless GUNICORN_PIDFILE names one (again one per instance).
+control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET")
+if not control_socket_disable:
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
+pidfile = os.environ.get("GUNICORN_PIDFILE") or None
+
 _config = _app_config_module()
 try:
-    _config.load_config()
+    _settings = _config.load_config()
     port = _config.env_int("PORT", 8000, minimum=1)
     # The app reads the same variable: a reservation of an Idempotency-Key older than this
     # belongs to a request gunicorn has killed.
@@ -147,6 +156,11 @@ _CREATED_MARKER = ".created-by-gunicorn"  # on_exit removes only a directory mad
 
 
 def on_starting(server: Any) -> None:
+    # Start-up warnings once per server start, from the master (the workers' apps stay quiet).
+    from _myproject_config.startup import settings_of, startup_warnings
+
+    for message in startup_warnings(settings_of(_settings)):
+        server.log.warning(message)
     # Here, not at the top of this file: `gunicorn --print-config` or `--check-config` read
     # the file too and never call on_exit. The master sets the variable before any fork.
     import glob

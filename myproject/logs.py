@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
-from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
 
+import click
 from flask import Flask, g, has_request_context
+
+from myproject.config.startup import startup_warnings
 
 
 class RequestIdFilter(logging.Filter):
@@ -53,25 +55,18 @@ def configure_logging(app: Flask) -> None:
     app.logger.propagate = True
 
 
-def startup_warnings(settings: Mapping[str, Any]) -> list[str]:
-    """Settings that work but that an operator most likely did not mean."""
-    warnings: list[str] = []
-    if settings["ENV_NAME"] != "production":
-        return warnings
-    if settings["RATELIMIT_ENABLED"] and not settings.get("REDIS_URL"):
-        warnings.append(
-            "REDIS_URL is not set: each worker process counts rate limits on its own, so a "
-            "client gets every limit once per worker; set REDIS_URL to share the counts."
-        )
-    if not settings.get("TRUSTED_HOSTS"):
-        warnings.append(
-            "ALLOWED_HOSTS is not set: any Host header is answered and echoed into Location "
-            "and Link URLs; set it to the host names this service answers for."
-        )
-    return warnings
-
-
 def log_startup_warnings(app: Flask) -> None:
-    # Once per app, so once per worker process, when the app is built: not per request.
+    """Once per server start: the gunicorn master logs them itself (gunicorn.conf.py), and
+    ``flask run`` here, in its first process only (not again in the reloader's child).
+    Every other ``flask`` command is a tool, not a server: it stays quiet."""
+    if not serving_with_flask_run():
+        return
     for message in startup_warnings(app.config):
         app.logger.warning(message)
+
+
+def serving_with_flask_run() -> bool:
+    context = click.get_current_context(silent=True)
+    if context is None or context.info_name != "run":
+        return False
+    return os.environ.get("WERKZEUG_RUN_MAIN") != "true"

@@ -6,6 +6,7 @@ PostgreSQL a throwaway database is created for the run and dropped afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import uuid
@@ -24,6 +25,26 @@ from myproject.extensions import cache
 from myproject.extensions import db as _db
 from myproject.models import Item, User
 from tests.support import LONG_AGO, PASSWORD, AuthActions, TempDatabase
+
+# Runs share a machine (DESIGN.md): on the Redis database of TEST_REDIS_URL, this run keeps
+# its cache keys, its rate-limit counters and its Socket.IO channel under a prefix of its own
+# (the servers and workers the tests start inherit it, and queue jobs on a queue named after
+# it), and deletes them at the end.
+RUN_PREFIX = os.environ.setdefault("REDIS_KEY_PREFIX", f"myproject-test-{uuid.uuid4().hex[:10]}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _delete_this_runs_redis_keys() -> Iterator[None]:
+    yield
+    url = os.environ.get("TEST_REDIS_URL")
+    if url:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_connect_timeout=2)
+        with contextlib.suppress(redis.RedisError):
+            for key in client.scan_iter(match=f"*{RUN_PREFIX}*"):  # and kombu's bindings
+                client.delete(key)
+        client.close()
 
 
 @pytest.fixture(scope="session")

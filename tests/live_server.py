@@ -40,18 +40,19 @@ class LiveServer:
     """Start on enter, stop (and drop its database) on exit; ``url`` is the base URL."""
 
     def __init__(self, **overrides: Any) -> None:
-        suffix = uuid.uuid4().hex[:10]
+        # Under the run's prefix (tests/conftest.py), so that the run's clean-up finds them.
+        suffix = f"{os.environ.get('REDIS_KEY_PREFIX', 'myproject-test')}-{uuid.uuid4().hex[:10]}"
         self.overrides = {
             "RATELIMIT_ENABLED": True,
             "RATELIMIT_ANONYMOUS": GENEROUS,
             "RATELIMIT_SIGNED_IN": GENEROUS,
             "RATELIMIT_LOGIN": GENEROUS,
             "RATELIMIT_REGISTER": GENEROUS,
-            "RATELIMIT_KEY_PREFIX": f"live-rl-{suffix}",
-            "CACHE_KEY_PREFIX": f"live-cache-{suffix}:",
+            "RATELIMIT_KEY_PREFIX": f"{suffix}-live-rl",
+            "CACHE_KEY_PREFIX": f"{suffix}-live-cache:",
             **overrides,
         }
-        self.db_name = f"myproject_live_{suffix}"
+        self.db_name = f"myproject_live_{uuid.uuid4().hex[:10]}"
         self.base_db = os.environ.get("TEST_DATABASE_URL")
         self.tmpdir = tempfile.TemporaryDirectory(prefix="myproject-live-")
         self.process: subprocess.Popen[str] | None = None

@@ -6,6 +6,7 @@ which behave like several instances of the service sharing its cache.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,7 +33,7 @@ def make_app(db: Any, database_url: str) -> Iterator[AppFactory]:
     Apps made in one test share a cache key prefix (like instances of one deployment) that no
     other test or concurrent run uses.
     """
-    prefix = f"test-cache-{uuid.uuid4().hex}:"
+    prefix = f"{os.environ['REDIS_KEY_PREFIX']}-cache-{uuid.uuid4().hex}:"
     on_redis: list[Flask] = []
 
     def factory(redis: str | None = None, **overrides: Any) -> Flask:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
+import shlex
+import shutil
 import subprocess
 import sys
 import urllib.request
@@ -162,3 +165,51 @@ def test_generated_client_drives_a_full_flow(server, generated):
     assert after.status_code == 401
     assert isinstance(after.parsed, models.Problem)
     assert json.loads(after.content)["status"] == 401
+
+
+# --- examples/client/: the README's commands, as written -----------------------------------
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "client"
+
+
+def test_the_client_example_runs_as_its_readme_says(server, tmp_path):
+    """The README's commands, each run as written (the project's Python for `.venv/bin/python`,
+    the live server for `make run`'s address) in a copy of the folder, so that runs at the same
+    time never write into one another's generated package."""
+    readme = (EXAMPLE / "README.md").read_text()
+    block = readme.split("```sh\n", 1)[1].split("```", 1)[0]
+    copy = tmp_path / "examples" / "client"
+    copy.mkdir(parents=True)
+    for name in ("generate.py", "example.py"):
+        (copy / name).write_text((EXAMPLE / name).read_text())
+    env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "PYTHONPATH"}}
+    env["PATH"] = "/usr/bin:/bin"  # no virtualenv on PATH: generate.py must find ruff itself
+
+    outputs = []
+    for line in block.strip().splitlines():
+        args = shlex.split(line.replace("http://localhost:5000", server.url))
+        assert args[0] == ".venv/bin/python"
+        result = subprocess.run(
+            [sys.executable, *args[1:]],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        outputs.append(result.stdout + result.stderr)
+
+    assert "signed in as client" in outputs[-1]
+    assert (copy / "myproject_client" / "__init__.py").exists()
+    assert "ruff" not in outputs[0].lower() or "error" not in outputs[0].lower(), outputs[0]
+
+
+def test_the_generated_client_is_git_ignored():
+    root = EXAMPLE.parent.parent
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("needs a git checkout")
+    target = EXAMPLE / "myproject_client" / "__init__.py"
+    ignored = subprocess.run(["git", "-C", str(root), "check-ignore", "-q", str(target)])
+
+    assert ignored.returncode == 0

@@ -44,9 +44,12 @@ def project_variables() -> set[str]:
 
 def server_env(**settings: str | None) -> dict[str, str]:
     """This process's environment minus the project's variables, plus ``settings``."""
-    drop = project_variables() | {"FLASK_APP", "FLASK_DEBUG"}
+    # REDIS_KEY_PREFIX stays: the run's own (tests/conftest.py), on a Redis shared with others.
+    drop = (project_variables() - {"REDIS_KEY_PREFIX"}) | {"FLASK_APP", "FLASK_DEBUG"}
     env = {name: value for name, value in os.environ.items() if name not in drop}
     env.update(PYTHONUNBUFFERED="1", WEB_CONCURRENCY="1", GUNICORN_THREADS="2")
+    if "REDIS_KEY_PREFIX" in env:  # jobs a server queues on that Redis: the run's queue
+        env["CELERY_QUEUE"] = f"{env['REDIS_KEY_PREFIX']}-jobs"
     for name, value in settings.items():
         if value is None:
             env.pop(name, None)

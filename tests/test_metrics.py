@@ -5,6 +5,7 @@ The session app's metrics live as long as the app, so tests compare values befor
 
 from __future__ import annotations
 
+import os
 import uuid
 from typing import Any
 
@@ -136,7 +137,9 @@ def metrics_app(db: Any, database_url: str) -> Any:
         settings = {"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": None}
         settings |= {"RATELIMIT_STORAGE_URI": "memory://", "RATELIMIT_STORAGE_OPTIONS": {}}
         settings |= {"CACHE_TYPE": "SimpleCache", "CACHE_OPTIONS": None}
-        settings |= {"RATELIMIT_KEY_PREFIX": f"test-metrics-{uuid.uuid4().hex}"}
+        settings |= {
+            "RATELIMIT_KEY_PREFIX": f"{os.environ['REDIS_KEY_PREFIX']}-metrics-{uuid.uuid4().hex}"
+        }
         return create_app("testing", {**settings, **overrides})
 
     yield factory

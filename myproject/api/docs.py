@@ -1,4 +1,5 @@
-"""Swagger UI's assets, served from the swagger-ui-bundle package so /api/docs works offline."""
+"""Swagger UI's assets, served from the swagger-ui-bundle package so /api/docs works offline;
+``/api/docs/`` (a URL people type) redirects to the page at ``/api/docs``."""
 
 from __future__ import annotations
 
@@ -24,3 +25,9 @@ def swagger_ui_asset(filename: str) -> Response:
     if filename not in SWAGGER_UI_ASSETS:
         raise NotFound(f"No docs asset {filename!r}.")
     return send_from_directory(swagger_ui_path, filename, max_age=86400)
+
+
+@bp.get("/api/docs/")
+def swagger_ui_slash() -> Response:
+    # Relative, so it stays right behind a proxy that serves the API under another host.
+    return Response(status=308, headers={"Location": "/api/docs"})

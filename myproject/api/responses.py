@@ -19,7 +19,7 @@ from myproject.models.user import USERS
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    body = current_app.json.dumps(data)
+    body = current_app.json.dumps(data) + "\n"  # as Flask's own JSON answers end
     return current_app.response_class(
         body, status=status, headers=headers, mimetype="application/json"
     )
@@ -32,7 +32,7 @@ def etag_of(body: bytes) -> str:
 
 def body_of(resource: Resource, row: Any) -> bytes:
     """The JSON of a row of ``resource`` (a model or a row of its columns), exactly as sent."""
-    return current_app.json.dumps(resource.serialize(row)).encode()
+    return (current_app.json.dumps(resource.serialize(row)) + "\n").encode()
 
 
 def representation(

@@ -26,6 +26,7 @@ from .environment import (
     redis_options,
 )
 from .jobs import JobsAndEmailSettings
+from .values import DATABASE_SCHEMES, REDIS_SCHEMES, env_choice, env_limit, env_url, env_words
 
 __all__ = [
     "KNOWN_DEFAULT_SECRETS",
@@ -51,6 +52,9 @@ __all__ = [
 ]
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 class Config(JobsAndEmailSettings):
     """Settings shared by every environment; subclasses change defaults, not names."""
 
@@ -70,7 +74,7 @@ class Config(JobsAndEmailSettings):
             "JWT_SECRET_KEY", "dev-jwt-secret-key-change-me-not-for-production"
         )
         self.SQLALCHEMY_DATABASE_URI = normalize_database_url(
-            env_str(self.DATABASE_URL_VARIABLE, self.default_database_url())
+            env_url(self.DATABASE_URL_VARIABLE, self.default_database_url(), DATABASE_SCHEMES)
         )
         self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
         self.SQLALCHEMY_TRACK_MODIFICATIONS = False
@@ -80,14 +84,17 @@ class Config(JobsAndEmailSettings):
         # still unanswered after it is dead, and its Idempotency-Key reservation abandoned.
         self.REQUEST_TIMEOUT = env_int("REQUEST_TIMEOUT", 30, minimum=1)
 
-        self.REDIS_URL: str | None = os.environ.get(self.REDIS_URL_VARIABLE) or None
+        self.REDIS_URL: str | None = env_url(self.REDIS_URL_VARIABLE, "", REDIS_SCHEMES) or None
+        # Several deployments (or test runs) may share one Redis database: each keeps its
+        # cache, rate-limit counters and Socket.IO channel under its own prefix.
+        self.REDIS_KEY_PREFIX = env_str("REDIS_KEY_PREFIX", "myproject")
 
         # JWT (Flask-JWT-Extended): HS256 only, tokens in the Authorization header by default.
         self.JWT_ALGORITHM = "HS256"
         self.JWT_DECODE_ALGORITHMS = ["HS256"]
         self.JWT_ACCESS_TOKEN_EXPIRES = env_int("JWT_ACCESS_TOKEN_EXPIRES", 900, minimum=1)
         self.JWT_REFRESH_TOKEN_EXPIRES = env_int("JWT_REFRESH_TOKEN_EXPIRES", 2592000, minimum=1)
-        self.JWT_TOKEN_LOCATION = env_list("JWT_TOKEN_LOCATION", "headers")
+        self.JWT_TOKEN_LOCATION = env_words("JWT_TOKEN_LOCATION", "headers", ("headers", "cookies"))
         self.JWT_COOKIE_SECURE = env_bool("JWT_COOKIE_SECURE", True)
         self.JWT_COOKIE_CSRF_PROTECT = True
         self.JWT_COOKIE_SAMESITE = "Lax"
@@ -102,22 +109,22 @@ class Config(JobsAndEmailSettings):
         # another config key: Flask-Limiter would read RATELIMIT_DEFAULT as an extra
         # per-route limit of its own.
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
-        self.RATELIMIT_SIGNED_IN = env_str("RATELIMIT_DEFAULT", "300 per minute")
-        self.RATELIMIT_ANONYMOUS = env_str("RATELIMIT_ANONYMOUS", "60 per minute")
-        self.RATELIMIT_LOGIN = env_str("RATELIMIT_LOGIN", "10 per minute")
-        self.RATELIMIT_REGISTER = env_str("RATELIMIT_REGISTER", "10 per hour")
+        self.RATELIMIT_SIGNED_IN = env_limit("RATELIMIT_DEFAULT", "300 per minute")
+        self.RATELIMIT_ANONYMOUS = env_limit("RATELIMIT_ANONYMOUS", "60 per minute")
+        self.RATELIMIT_LOGIN = env_limit("RATELIMIT_LOGIN", "10 per minute")
+        self.RATELIMIT_REGISTER = env_limit("RATELIMIT_REGISTER", "10 per hour")
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         self.RATELIMIT_STORAGE_OPTIONS = redis_options() if self.REDIS_URL else {}
         self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
         self.RATELIMIT_HEADERS_ENABLED = True
-        self.RATELIMIT_KEY_PREFIX = "myproject-rl"
+        self.RATELIMIT_KEY_PREFIX = f"{self.REDIS_KEY_PREFIX}-rl"
         # Premium users' limit (ratelimit.default_limit); who may read /metrics (metrics.py).
-        self.RATELIMIT_PREMIUM = env_str("RATELIMIT_PREMIUM", "1000 per minute")
+        self.RATELIMIT_PREMIUM = env_limit("RATELIMIT_PREMIUM", "1000 per minute")
         self.METRICS_ALLOW = env_networks("METRICS_ALLOW", "127.0.0.1,::1")
 
         # Cache (Flask-Caching): Redis when configured, else this process's memory.
         self.CACHE_DEFAULT_TIMEOUT = env_int("CACHE_DEFAULT_TIMEOUT", 60)
-        self.CACHE_KEY_PREFIX = "myproject:"
+        self.CACHE_KEY_PREFIX = f"{self.REDIS_KEY_PREFIX}:"
         if self.REDIS_URL:
             self.CACHE_TYPE = "RedisCache"
             self.CACHE_REDIS_URL = self.REDIS_URL
@@ -126,14 +133,16 @@ class Config(JobsAndEmailSettings):
             self.CACHE_TYPE = self.default_local_cache()
 
         # Socket.IO fan-out to every worker and instance (myproject.realtime); unset: in-process.
-        self.SOCKETIO_MESSAGE_QUEUE = env_str("SOCKETIO_MESSAGE_QUEUE", "") or self.REDIS_URL
+        self.SOCKETIO_MESSAGE_QUEUE = (
+            env_url("SOCKETIO_MESSAGE_QUEUE", "", REDIS_SCHEMES) or self.REDIS_URL
+        )
         self.CORS_ORIGINS = env_list("CORS_ORIGINS")
         self.TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
         # Flask's TRUSTED_HOSTS does the checking: another Host is a 400 (unset: any host).
         self.TRUSTED_HOSTS = env_list("ALLOWED_HOSTS") or None
 
-        self.LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
-        self.LOG_FORMAT = env_str("LOG_FORMAT", self.default_log_format())
+        self.LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", LOG_LEVELS)
+        self.LOG_FORMAT = env_choice("LOG_FORMAT", self.default_log_format(), ("text", "json"))
 
         # OpenAPI document and offline Swagger UI (flask-smorest).
         self.API_TITLE = "myproject"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from .environment import env_bool, env_int, env_str
+from .values import env_limit, env_url
 
 
 class JobsAndEmailSettings:
@@ -33,11 +34,11 @@ class JobsAndEmailSettings:
         self.OUTBOX_RELAY_INTERVAL = env_int("OUTBOX_RELAY_INTERVAL", 30, minimum=1)
         self.OUTBOX_LEASE = env_int("OUTBOX_LEASE", 120, minimum=1)
         self.OUTBOX_RETENTION_DAYS = env_int("OUTBOX_RETENTION_DAYS", 7, minimum=1)
-        self.PASSWORD_RESET_URL = env_str(
-            "PASSWORD_RESET_URL", "http://localhost:5173/reset-password"
+        self.PASSWORD_RESET_URL = env_url(
+            "PASSWORD_RESET_URL", "http://localhost:5173/reset-password", ("http", "https")
         )
         self.PASSWORD_RESET_EXPIRES = env_int("PASSWORD_RESET_EXPIRES", 1800, minimum=1)
-        self.RATELIMIT_PASSWORD_RESET = env_str("RATELIMIT_PASSWORD_RESET", "5 per hour")
+        self.RATELIMIT_PASSWORD_RESET = env_limit("RATELIMIT_PASSWORD_RESET", "5 per hour")
 
     def default_broker_url(self) -> str | None:
-        return env_str("CELERY_BROKER_URL", "") or self.REDIS_URL
+        return env_url("CELERY_BROKER_URL") or self.REDIS_URL

@@ -74,11 +74,12 @@ def _client_manager(app: Flask) -> sio.Manager | None:
     if not url:
         return None
     # Redis pub/sub ignores the database number: the channel carries it, so instances that
-    # share a Redis database share events, as they share cache and limits.
+    # share a Redis database (and REDIS_KEY_PREFIX) share events, as they share cache and limits.
+    prefix = app.config.get("REDIS_KEY_PREFIX", "myproject")
     database = url.rsplit("/", 1)[-1].split("?")[0] if url.count("/") > 2 else "0"
     return sio.RedisManager(
         url,
-        channel=f"myproject-socketio-{database or '0'}",
+        channel=f"{prefix}-socketio-{database or '0'}",
         redis_options={"socket_connect_timeout": 0.5},
     )
 

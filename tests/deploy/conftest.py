@@ -1,6 +1,12 @@
-"""The shipped deploy/nginx.conf, run as is by Debian's nginx on 8080 in front of the real app
-(gunicorn on 8000, PostgreSQL, Redis). Collected only by `make e2e-nginx` (marker ``nginx``,
-deselected by default in pyproject.toml). Every process started here is stopped by its PID."""
+"""The shipped deploy/nginx.conf, run by Debian's nginx in front of the real app (gunicorn,
+PostgreSQL, Redis), with only its two ports changed: nginx listens on NGINX_PORT and proxies to
+APP_PORT, free ports chosen for this run (tests/deploy/support.py), so a run never needs 8080
+or 8000 and runs beside anything else. Collected only by `make e2e-nginx` (marker ``nginx``,
+deselected by default in pyproject.toml). Every process started here is stopped by its PID.
+
+PostgreSQL: a throwaway database next to E2E_DATABASE_URL's, dropped afterwards. Redis:
+E2E_REDIS_URL, else TEST_REDIS_URL, else database 0 on 127.0.0.1, under key prefixes and a
+Celery queue of this run's own, deleted afterwards (nothing else in the database is touched)."""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,7 +44,12 @@ from tests.support import TempDatabase, wait_for
 
 # A throwaway database is created next to this one and dropped afterwards.
 DATABASE_URL = os.environ.get("E2E_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("E2E_REDIS_URL", "redis://127.0.0.1:6379/9")  # flushed after the run
+REDIS_URL = (
+    os.environ.get("E2E_REDIS_URL")
+    or os.environ.get("TEST_REDIS_URL")
+    or "redis://127.0.0.1:6379/0"
+)
+RUN_PREFIX = f"myproject-e2e-nginx-{uuid.uuid4().hex[:10]}"  # keys, channel and queue of this run
 
 
 def nginx_binary() -> str | None:
@@ -57,14 +69,11 @@ def nginx_bin(ports_are_free: None) -> str:
 
 @pytest.fixture(scope="session")
 def ports_are_free() -> None:
-    """The shipped file listens on 8080 and proxies to 8000: both must be ours to take."""
+    """This run's two ports (free when chosen) are still free."""
     taken = [port for port in (NGINX_PORT, APP_PORT) if not port_is_free(port)]
     if taken:
         pytest.exit(
-            f"port(s) {taken} on 127.0.0.1 are in use; deploy/nginx.conf listens on "
-            f"{NGINX_PORT} and proxies to {APP_PORT}: stop whatever holds them "
-            f"(`ss -ltnp 'sport = :{taken[0]}'`) and run `make e2e-nginx` again",
-            returncode=3,
+            f"port(s) {taken} were taken since this run chose them: run again", returncode=3
         )
 
 
@@ -111,13 +120,15 @@ def database_url() -> Iterator[str]:
 def redis_url() -> Iterator[str]:
     client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
     try:
-        client.flushdb()
+        client.ping()
     except redis.ConnectionError as error:
-        pytest.fail(f"Redis at {REDIS_URL} is needed (E2E_REDIS_URL): {error}")
+        pytest.fail(f"Redis at {REDIS_URL} is needed (E2E_REDIS_URL or TEST_REDIS_URL): {error}")
     try:
         yield REDIS_URL
     finally:
-        client.flushdb()
+        # The run's keys only: the cache's and the limiter's, the queue and kombu's bindings.
+        for key in client.scan_iter(match=f"*{RUN_PREFIX}*"):
+            client.delete(key)
         client.close()
 
 
@@ -132,6 +143,8 @@ def app_env(database_url: str, redis_url: str) -> dict[str, str]:
         "JWT_SECRET_KEY": secrets.token_urlsafe(48),
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
+        "REDIS_KEY_PREFIX": RUN_PREFIX,
+        "CELERY_QUEUE": f"{RUN_PREFIX}-jobs",
         "TRUSTED_PROXIES": "1",
         "GUNICORN_BIND": f"127.0.0.1:{APP_PORT}",
         "WEB_CONCURRENCY": "2",
@@ -152,7 +165,7 @@ def app_env(database_url: str, redis_url: str) -> dict[str, str]:
 def gunicorn(
     ports_are_free: None, app_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    """The real app with the project's gunicorn.conf.py on 127.0.0.1:8000, schema migrated."""
+    """The real app with the project's gunicorn.conf.py on 127.0.0.1:APP_PORT, schema migrated."""
     bindir = Path(sys.executable).parent
     subprocess.run(
         [str(bindir / "flask"), "db", "upgrade"],

@@ -18,13 +18,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.support import PASSWORD, PROBLEM_KEYS, wait_for
+from tests.support import PASSWORD, PROBLEM_KEYS, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"
-NGINX_PORT = 8080  # what the shipped file listens on...
-APP_PORT = 8000  # ...and proxies to
+SHIPPED_NGINX_PORT = 8080  # what the shipped file listens on...
+SHIPPED_APP_PORT = 8000  # ...and proxies to
 UNPRIVILEGED = 65534  # nobody / nogroup on Debian
+
+
+def run_ports() -> tuple[int, int]:
+    """Two distinct free loopback ports: nginx's and the app's for this run (never the shipped
+    8080 and 8000, which anything else on the machine may hold)."""
+    while True:
+        nginx, app = free_port(), free_port()
+        if nginx != app:
+            return nginx, app
+
+
+NGINX_PORT, APP_PORT = run_ports()
 
 
 def port_is_free(port: int) -> bool:
@@ -126,9 +138,21 @@ def start_nginx(binary: str, prefix: Path, config: Path, port: int) -> Server:
     return server
 
 
+def on_run_ports(text: str) -> str:
+    """The shipped configuration's two ports replaced by this run's, nothing else."""
+    for old, new in (
+        (f"listen {SHIPPED_NGINX_PORT} default_server;", f"listen {NGINX_PORT} default_server;"),
+        (f"server 127.0.0.1:{SHIPPED_APP_PORT};", f"server 127.0.0.1:{APP_PORT};"),
+    ):
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    return text
+
+
 def config_copy(prefix: Path, **replace: str) -> Path:
-    """deploy/nginx.conf with some text replaced (each ``old`` must occur): a test's variant."""
-    text = NGINX_CONF.read_text()
+    """deploy/nginx.conf on this run's ports (NGINX_PORT, APP_PORT), with some more text
+    replaced (each ``old`` must occur): the run's configuration, or a test's variant."""
+    text = on_run_ports(NGINX_CONF.read_text())
     for old, new in replace.items():
         assert old in text, old
         text = text.replace(old, new)

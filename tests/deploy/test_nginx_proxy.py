@@ -1,4 +1,4 @@
-"""deploy/nginx.conf against stand-in upstreams on 127.0.0.1:8000: what reaches the app, and
+"""deploy/nginx.conf against stand-in upstreams on 127.0.0.1:APP_PORT: what reaches the app, and
 nginx's own errors (API.md "General rules": 413, 414, 502, 504 as problem JSON)."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import pytest
 from tests.deploy.stack import Ports, render_config, self_signed
 from tests.deploy.support import (
     APP_PORT,
+    NGINX_PORT,
     Server,
     SilentServer,
     assert_proxy_problem,
@@ -109,7 +110,7 @@ def test_forged_forwarded_headers_are_replaced_by_what_nginx_saw(echo_upstream):
     # TRUSTED_PROXIES=1: the app believes exactly one hop, so the chain is nginx's alone.
     assert headers["x-forwarded-for"] == "127.0.0.1"
     assert headers["x-forwarded-host"] == "api.example.com"
-    assert headers["x-forwarded-port"] == "8080"
+    assert headers["x-forwarded-port"] == str(NGINX_PORT)  # the port nginx listens on
     assert headers["x-forwarded-proto"] == "http"
     assert "x-forwarded-prefix" not in headers
     assert headers["host"] == "api.example.com:8080"

@@ -54,6 +54,7 @@ START_TIMEOUT = 30.0
 ACCESS_TOKEN_SECONDS = 15
 PASSWORD = "correct-horse-42"
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+RUN_PREFIX = f"myproject-e2e-{uuid.uuid4().hex[:10]}"
 
 if os.environ.get("MYPROJECT_E2E") != "1":
     collect_ignore_glob = ["test_*.py"]
@@ -191,14 +192,18 @@ def database_url(workdir: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> str | None:
+def redis_url() -> Iterator[str | None]:
+    """TEST_REDIS_URL's database, shared: this run's keys (under RUN_PREFIX: cache, limits,
+    Socket.IO channel, Celery queue) are the only ones it touches, and it deletes them."""
     url = os.environ.get("TEST_REDIS_URL") or None
+    yield url
     if url:
         import redis
 
-        # The cache's data version outlives a run; a new database must not meet old entries.
-        redis.Redis.from_url(url).flushdb()
-    return url
+        client = redis.Redis.from_url(url, socket_connect_timeout=2)
+        for key in client.scan_iter(match=f"*{RUN_PREFIX}*"):
+            client.delete(key)
+        client.close()
 
 
 @pytest.fixture(scope="session")
@@ -261,8 +266,9 @@ def stack(
         "PASSWORD_RESET_URL": f"{spa}/reset-password?api={header_api}",
         "RATELIMIT_PASSWORD_RESET": "1000 per hour",
         **({"REDIS_URL": redis_url} if redis_url else {}),
-        # A queue of this run's own on the shared Redis database.
-        "CELERY_QUEUE": "e2e-" + uuid.uuid4().hex[:10],
+        # Keys, channel and queue of this run's own on the shared Redis database.
+        "REDIS_KEY_PREFIX": RUN_PREFIX,
+        "CELERY_QUEUE": f"{RUN_PREFIX}-jobs",
     }
     migrate = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "myproject", "db", "upgrade"],

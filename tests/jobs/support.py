@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -67,7 +68,7 @@ def app_factory(database_url: str) -> Iterator[Callable[..., Flask]]:
             "CACHE_TYPE": "SimpleCache",
             "CACHE_OPTIONS": None,
             "RATELIMIT_STORAGE_URI": "memory://",
-            "RATELIMIT_KEY_PREFIX": f"test-jobs-{uuid.uuid4().hex}",
+            "RATELIMIT_KEY_PREFIX": f"{os.environ['REDIS_KEY_PREFIX']}-jobs-{uuid.uuid4().hex}",
             **overrides,
         }
         return create_app("testing", settings)

@@ -61,7 +61,7 @@ def database_url_shared() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def queue() -> Iterator[str]:
     """A queue of our own on the shared Redis database, removed afterwards."""
-    name = f"test-jobs-{uuid.uuid4().hex[:10]}"
+    name = f"{os.environ['REDIS_KEY_PREFIX']}-jobs-{uuid.uuid4().hex[:10]}"
     yield name
     client = redis.Redis.from_url(REDIS_URL)
     for key in client.scan_iter(match=f"*{name}*"):  # the queue and kombu's bindings

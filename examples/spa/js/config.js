@@ -1,9 +1,10 @@
 // Where the API is and how this page authenticates, from the page's own URL:
-//   ?api=http://127.0.0.1:8000   the API's base URL (default: `make run`'s address)
+//   ?api=http://localhost:8000   the API's base URL (default: `make run`'s, on the page's host
+//                                name localhost, the origin the README's walkthrough uses)
 //   ?mode=cookie                 HttpOnly cookies + CSRF header instead of bearer tokens
 const params = new URLSearchParams(window.location.search);
 
-export const DEFAULT_API = "http://127.0.0.1:5000";
+export const DEFAULT_API = "http://localhost:5000";
 export const API_BASE = (params.get("api") || DEFAULT_API).replace(/\/+$/, "");
 export const MODE = params.get("mode") === "cookie" ? "cookie" : "header";
 
