@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from types import ModuleType
 from typing import Any
 
@@ -108,14 +109,31 @@ def post_worker_init(worker: Any) -> None:
 
     stop = worker.handle_exit
 
-    def stop_now(signum: int) -> None:
-        stop(signum, None)
-        # Open Socket.IO connections would hold the graceful stop open until the master kills
-        # the worker: close them now, and their clients reconnect to a live worker.
-        with contextlib.suppress(Exception):
+    def close_sockets() -> None:
+        try:
             from myproject.realtime import disconnect_all
 
-            disconnect_all(worker.wsgi)
+            closed = disconnect_all(worker.wsgi)
+            worker.log.info("Closed %s Socket.IO connection(s)", closed)
+        except Exception:
+            worker.log.exception("Closing the Socket.IO connections failed")
+
+    def stop_now(signum: int) -> None:
+        # Shrink the listen queue first: connections queued when the last worker closes the
+        # socket are reset after nginx has sent them a request (a 502 for a POST). With no
+        # room left, the kernel ignores new connection attempts, nginx's retry a second later
+        # is refused, and it sends the request to the next instance instead.
+        for listener in worker.sockets:  # gevent's sockets, or gunicorn's wrappers (.sock)
+            with contextlib.suppress(OSError):
+                getattr(listener, "sock", listener).listen(0)
+        stop(signum, None)
+        # Open Socket.IO connections would hold the graceful stop open until the master kills
+        # the worker: close them now, and their clients reconnect to a live worker. Twice: the
+        # worker stops accepting up to a second later (its loop looks once a second), and a
+        # client that reconnected here in between must not hold it open either.
+        close_sockets()
+        time.sleep(1.5)  # gevent's sleep under gevent: the worker keeps running meanwhile
+        close_sockets()
         # gthread and gevent wake themselves; the sync worker sleeps in select() on this pipe.
         with contextlib.suppress(AttributeError, OSError):
             os.write(worker.PIPE[1], b"\0")
@@ -124,10 +142,6 @@ def post_worker_init(worker: Any) -> None:
         if is_draining():
             return
         start_draining()
-        # Every answer from now on says "Connection: close": no connection nginx keeps for
-        # reuse is left open when the worker stops accepting (nginx drops idle ones after 4 s,
-        # before DRAIN_SECONDS is over), so nginx never sends a POST on a closing connection.
-        worker.cfg.set("keepalive", 0)
         worker.log.info("Draining for %s s before stopping", drain_seconds)
         monkey = sys.modules.get("gevent.monkey")
         if monkey is not None and monkey.is_module_patched("threading"):
@@ -144,6 +158,18 @@ def post_worker_init(worker: Any) -> None:
     signal.signal(signal.SIGTERM, drain_then_stop)
     # As gunicorn does: SIGTERM must not interrupt a system call of a request being served.
     signal.siginterrupt(signal.SIGTERM, False)
+
+
+def pre_request(worker: Any, req: Any) -> None:
+    """While draining, every answer says "Connection: close": no connection nginx keeps for
+    reuse is left open when the worker stops accepting (nginx drops idle ones after 4 s, before
+    DRAIN_SECONDS is over), so nginx never sends a POST on a connection gunicorn is closing.
+    (Not keepalive = 0: that would also cut idle connections at once, racing a request that
+    nginx is sending on one of them.)"""
+    from myproject.readiness import is_draining
+
+    if is_draining():
+        req.must_close = True
 
 
 # --- Prometheus metrics across workers (GET /metrics, myproject/metrics.py) -------------------

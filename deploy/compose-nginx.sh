@@ -18,9 +18,9 @@ if [ ! -r "$cert" ] || [ ! -r "$key" ]; then
 fi
 servers=""
 for upstream in ${NGINX_UPSTREAMS:-web1:8000 web2:8000}; do
-  servers="$servers server $upstream max_fails=1 fail_timeout=5s;"
+  servers="$servers server $upstream max_fails=3 fail_timeout=5s;"
 done
-sed -e "s|server 127.0.0.1:8000 max_fails=1 fail_timeout=5s;|$servers|" \
+sed -e "s|server 127.0.0.1:8000 max_fails=3 fail_timeout=5s;|$servers|" \
     -e "s|listen 8080 default_server;|listen ${NGINX_HTTP_PORT:-8080} default_server;|" \
     -e "s|listen 443 ssl default_server;|listen ${NGINX_HTTPS_PORT:-443} ssl default_server;|" \
     -e "s|listen 80;|listen ${NGINX_REDIRECT_PORT:-80};|" \

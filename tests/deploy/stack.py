@@ -16,7 +16,7 @@ from pathlib import Path
 from tests.deploy.support import NGINX_CONF, ROOT, UNPRIVILEGED, Server, wait_for_port
 from tests.support import free_port
 
-UPSTREAM_SERVER = "server 127.0.0.1:8000 max_fails=1 fail_timeout=5s;"
+UPSTREAM_SERVER = "server 127.0.0.1:8000 max_fails=3 fail_timeout=5s;"
 CERTIFICATE = "/etc/ssl/myproject/fullchain.pem"
 PRIVATE_KEY = "/etc/ssl/myproject/privkey.pem"
 # Ours (the brief of this suite): flushed before use; override with DEPLOY_REDIS_URL.
@@ -122,7 +122,7 @@ class Instance:
         self.log = log
         self.server: Server | None = None
 
-    def start(self, timeout: float = 30) -> None:
+    def start(self, timeout: float = 60) -> None:
         gunicorn = Path(sys.executable).parent / "gunicorn"
         with self.log.open("ab") as out:
             process = subprocess.Popen(

@@ -184,7 +184,7 @@ def test_the_image_runs_as_a_user_and_has_a_healthcheck(compose):
         ["podman", "run", "--rm", "--entrypoint", "id", compose["image"], "-u"], compose["env"]
     )
     assert uid.strip() != "0"
-    inspect = ["podman", "image", "inspect", "--format", "{{json .Healthcheck}}"]
+    inspect = ["podman", "image", "inspect", "--format", "{{json .HealthCheck}}"]
     check = run([*inspect, compose["image"]], compose["env"])
     assert "/health" in check
 

@@ -38,6 +38,7 @@ def test_each_unit_runs_its_command_in_the_project_with_its_environment(name):
     assert service["ExecStart"].removeprefix("/srv/myproject/.venv/bin/").startswith(COMMANDS[name])
     assert service["WorkingDirectory"] == "/srv/myproject"
     assert service["EnvironmentFile"] == "/etc/myproject/env"
+    assert service["Environment"] == "FLASK_CONFIG=production"
     assert service["Restart"] == "on-failure"
     assert service["KillSignal"] == "SIGTERM"
 
@@ -50,12 +51,19 @@ def test_the_web_unit_waits_for_gunicorns_graceful_stop():
     assert int(service["TimeoutStopSec"]) > graceful_timeout()
 
 
-def test_the_procfile_declares_web_worker_beat_and_the_release_step():
+PRODUCTION = "FLASK_CONFIG=${FLASK_CONFIG:-production} "
+
+
+def test_the_procfile_declares_web_worker_beat_and_the_release_step_in_production():
+    text = (DEPLOY / "Procfile").read_text()
     entries = dict(
-        line.split(": ", 1) for line in (DEPLOY / "Procfile").read_text().splitlines() if line
+        line.split(": ", 1) for line in text.splitlines() if line and not line.startswith("#")
     )
 
     assert set(entries) == {*COMMANDS, "release"}
     for name, command in COMMANDS.items():
-        assert entries[name].startswith(command)
-    assert entries["release"] == "flask db upgrade"
+        assert entries[name].startswith(PRODUCTION + command)
+    assert entries["release"] == PRODUCTION + "flask db upgrade"
+    # honcho runs every entry and stops them all when one exits: the documented command
+    # starts only the long-running ones.
+    assert "start web worker beat" in text
