@@ -10,7 +10,8 @@ import re
 from pathlib import Path
 
 from tests.conftest import RUN_PREFIX
-from tests.deploy.support import APP_PORT, NGINX_CONF, NGINX_PORT, on_run_ports
+from tests.deploy.stack import Ports, render_config
+from tests.deploy.support import NGINX_CONF
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,16 +22,27 @@ def test_this_run_keeps_its_redis_keys_under_a_prefix_of_its_own(app):
     assert app.config["RATELIMIT_KEY_PREFIX"] == f"{RUN_PREFIX}-rl"
 
 
-def test_the_nginx_tests_run_the_shipped_file_on_free_ports():
+def test_the_nginx_tests_run_the_shipped_file_on_free_ports(tmp_path):
+    ports = Ports()
+    running = render_config(tmp_path, ports, tmp_path / "c.pem", tmp_path / "k.pem")
     shipped = NGINX_CONF.read_text().splitlines()
-    running = on_run_ports(NGINX_CONF.read_text()).splitlines()
 
-    assert {NGINX_PORT, APP_PORT}.isdisjoint({8000, 8080}) and NGINX_PORT != APP_PORT
-    changed = [(a.strip(), b.strip()) for a, b in zip(shipped, running, strict=True) if a != b]
-    assert changed == [
-        ("server 127.0.0.1:8000;", f"server 127.0.0.1:{APP_PORT};"),
-        ("listen 8080 default_server;", f"listen {NGINX_PORT} default_server;"),
+    assert {ports.http, ports.https, ports.redirect, *ports.apps}.isdisjoint({80, 443, 8000, 8080})
+    changed = [
+        (a.strip(), b.strip())
+        for a, b in zip(shipped, running.read_text().splitlines(), strict=True)
+        if a != b
     ]
+    assert sorted(old.split()[0:2] for old, _ in changed) == sorted(
+        [
+            ["server", "127.0.0.1:8000"],
+            ["listen", "8080"],
+            ["listen", "443"],
+            ["ssl_certificate", "/etc/ssl/myproject/fullchain.pem;"],
+            ["ssl_certificate_key", "/etc/ssl/myproject/privkey.pem;"],
+            ["listen", "80;"],
+        ]
+    )
 
 
 def test_no_test_empties_a_shared_redis_database():

@@ -19,8 +19,23 @@ from tests.support import free_port
 UPSTREAM_SERVER = "server 127.0.0.1:8000 max_fails=3 fail_timeout=5s;"
 CERTIFICATE = "/etc/ssl/myproject/fullchain.pem"
 PRIVATE_KEY = "/etc/ssl/myproject/privkey.pem"
-# Ours (the brief of this suite): flushed before use; override with DEPLOY_REDIS_URL.
-REDIS_URL = os.environ.get("DEPLOY_REDIS_URL", "redis://127.0.0.1:6379/5")
+# Shared with other runs: this module's servers keep their keys, channel and queue under a
+# prefix of their own (RUN_PREFIX), which ``clear_redis`` removes afterwards.
+REDIS_URL = (
+    os.environ.get("E2E_REDIS_URL")
+    or os.environ.get("TEST_REDIS_URL")
+    or "redis://127.0.0.1:6379/0"
+)
+RUN_PREFIX = f"myproject-deploy-{secrets.token_hex(5)}"
+
+
+def clear_redis() -> None:
+    """Delete every key of this run (never the rest of a shared database)."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in client.scan_iter(match=f"*{RUN_PREFIX}*"):
+        client.delete(key)
 
 
 def self_signed(folder: Path, host: str = "localhost") -> tuple[Path, Path]:
@@ -93,6 +108,8 @@ def app_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
             "JWT_SECRET_KEY": secrets.token_urlsafe(48),
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
+            "REDIS_KEY_PREFIX": RUN_PREFIX,
+            "CELERY_QUEUE": f"{RUN_PREFIX}-jobs",
             "TRUSTED_PROXIES": "1",
             "WEB_CONCURRENCY": "1",
             "RATELIMIT_ANONYMOUS": "100000 per hour",

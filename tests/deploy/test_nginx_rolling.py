@@ -17,7 +17,6 @@ from typing import Any
 
 import psycopg
 import pytest
-import redis
 import socketio
 
 from myproject.config import normalize_database_url
@@ -27,6 +26,7 @@ from tests.deploy.stack import (
     Instance,
     Ports,
     app_env,
+    clear_redis,
     migrate,
     render_config,
     self_signed,
@@ -54,7 +54,7 @@ def rolling(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     binary = nginx_binary()
     if binary is None:
         pytest.skip("nginx is not installed (`make e2e-nginx` installs Debian's nginx)")
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    clear_redis()
     ports = Ports(apps=[Ports().apps[0], Ports().apps[0]])
     logs = tmp_path_factory.mktemp("rolling")
     with TempDatabase(DATABASE_URL) as database, nginx_prefix() as prefix:
@@ -73,7 +73,7 @@ def rolling(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 nginx.stop()
             for instance in instances:
                 instance.stop()
-            redis.Redis.from_url(REDIS_URL).flushdb()
+            clear_redis()
 
 
 def call(
