@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String
@@ -39,7 +38,7 @@ class OutboxEmail(TimestampModel):
     email_verification_id: Mapped[int | None] = mapped_column(
         ForeignKey("email_verifications.id", ondelete="CASCADE"), nullable=True, index=True
     )
-    data: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     nonce: Mapped[str | None] = mapped_column(String(64), nullable=True)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
