@@ -205,3 +205,37 @@ def test_without_the_setting_unverified_users_write(client, uid, auth_headers):
     response = post(client, "/api/items", {"name": "Lamp"}, headers=auth_headers)
 
     assert response.status_code == 201
+
+
+# --- limits: as for password reset (RATELIMIT_PASSWORD_RESET) -----------------------------
+
+
+@pytest.fixture()
+def limited(db, database_url):
+    with app_factory(database_url) as make_app:
+        yield make_app(
+            RATELIMIT_ENABLED=True,
+            RATELIMIT_PASSWORD_RESET="2 per hour",
+            RATELIMIT_ANONYMOUS="1000 per minute",
+            RATELIMIT_SIGNED_IN="1000 per minute",
+        ).test_client()
+
+
+def test_verify_is_limited_per_client_address(limited):
+    statuses = [
+        verify(limited, "x" * 43, environ_base={"REMOTE_ADDR": address}).status_code
+        for address in ("10.0.0.1", "10.0.0.1", "10.0.0.1", "10.0.0.2")
+    ]
+
+    assert statuses == [400, 400, 429, 400]
+
+
+def test_resend_is_limited_per_user_from_any_address(limited, uid, sent):
+    headers = login_headers(limited)
+
+    statuses = [
+        resend(limited, headers, environ_base={"REMOTE_ADDR": address}).status_code
+        for address in ("10.0.0.1", "10.0.0.2", "10.0.0.3")
+    ]
+
+    assert statuses == [202, 202, 429]
