@@ -34,9 +34,10 @@ class OutboxEmail(TimestampModel):
     password_reset_id: Mapped[int | None] = mapped_column(
         ForeignKey("password_resets.id", ondelete="CASCADE"), nullable=True, index=True
     )
-    # A superseded or purged verification takes its unsent email with it, like a reset.
+    # A superseded or purged verification leaves its email without a link: a verification
+    # email is then skipped, a welcome email goes out without the link.
     email_verification_id: Mapped[int | None] = mapped_column(
-        ForeignKey("email_verifications.id", ondelete="CASCADE"), nullable=True, index=True
+        ForeignKey("email_verifications.id", ondelete="SET NULL"), nullable=True, index=True
     )
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     nonce: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -239,3 +239,19 @@ def test_resend_is_limited_per_user_from_any_address(limited, uid, sent):
     ]
 
     assert statuses == [202, 202, 429]
+
+
+def test_a_welcome_email_outlives_its_superseded_link(client, sent):
+    # The welcome is still unsent when a new verification supersedes its link.
+    response = client.post(
+        "/api/users",
+        json={"username": "newcomer", "email": "newcomer@example.com", "password": PASSWORD},
+    )
+    headers = login_headers(client, "newcomer")
+    resend(client, headers)  # runs its own job, and the welcome's (both deferred until now)
+    response.close()
+
+    welcome = to(sent, "newcomer@example.com", "Welcome")
+    verification = to(sent, "newcomer@example.com", "Verify")
+    assert len(welcome) == 1 and len(verification) == 1
+    assert links_in(welcome[0]) == [] and len(links_in(verification[0])) == 1

@@ -56,7 +56,7 @@ def upgrade():
             "email_verifications",
             ["email_verification_id"],
             ["id"],
-            ondelete="CASCADE",
+            ondelete="SET NULL",
         )
         batch.create_index(
             op.f("ix_outbox_emails_email_verification_id"), ["email_verification_id"]
