@@ -42,6 +42,8 @@ setup(
         "gevent>=24.10.1",
         "celery[redis]>=5.5,<6",
         "Flask-Mail>=0.10,<0.11",
+        # Address rules: normalisation, IDNA domains, SMTPUTF8 (myproject.schemas.fields).
+        "email-validator>=2.1,<3",
     ],
     extras_require={
         "dev": [

@@ -1,9 +1,9 @@
 """Account rules the domain shares with the HTTP layer: ending logins, and the password
-reset tokens that a copy of the database alone never yields.
+reset and email verification tokens that a copy of the database alone never yields.
 
-A reset request stores only the SHA-256 of its token, and its outbox row only a random nonce.
-The token is HMAC-SHA256(SECRET_KEY, nonce): the email job derives it when it composes the
-email (``myproject.jobs.emails``), and nothing else ever holds it.
+A reset or verification stores only the SHA-256 of its token, and its outbox row only a
+random nonce. The token is HMAC-SHA256(SECRET_KEY, purpose + nonce): the email job derives it
+when it composes the email (``myproject.jobs.emails``), and nothing else ever holds it.
 """
 
 from __future__ import annotations
@@ -11,12 +11,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from datetime import timedelta
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import update
+from sqlalchemy import delete, select, update
 
 from myproject.extensions import db
-from myproject.models import LoginSession, PasswordReset
+from myproject.models import EmailVerification, LoginSession, OutboxEmail, PasswordReset, User
 from myproject.models.base import utcnow
 
 
@@ -47,15 +49,64 @@ def revoke_user_sessions(
         db.session.commit()
 
 
-def derive_reset_token(nonce: str) -> str:
+def invalidate_tokens(*, user_id: int) -> None:
+    """Make every unused reset and verification token of ``user_id`` unusable (their unsent
+    emails go with them): after a password or email change, a reset, a deactivation."""
+    for model in (PasswordReset, EmailVerification):
+        db.session.execute(
+            delete(model)
+            .where(model.user_id == user_id, model.used_at.is_(None))
+            .execution_options(synchronize_session=False)
+        )
+
+
+def derive_token(purpose: str, nonce: str) -> str:
     """The URL-safe token (43 characters of [A-Za-z0-9_-]) for ``nonce``."""
     key = current_app.config["SECRET_KEY"].encode()
-    digest = hmac.new(key, b"password-reset:" + nonce.encode(), hashlib.sha256).digest()
+    digest = hmac.new(key, f"{purpose}:{nonce}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def derive_reset_token(nonce: str) -> str:
+    return derive_token("password-reset", nonce)
+
+
+def derive_verify_token(nonce: str) -> str:
+    return derive_token("email-verify", nonce)
 
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def bind_password_reset(row: OutboxEmail) -> User | None:
+    """The job's half of a reset request (the request itself only recorded the address, the
+    same work for every address): find the active account with that address, supersede its
+    older unused resets (their unsent emails go with them) and record this one on ``row``.
+    None, with nothing recorded, for an unknown or inactive address."""
+    email = (row.data or {}).get("email")
+    row.data = None  # the address asked for is kept no longer than this
+    # Locking the user serialises concurrent jobs, so only the newest token stays live.
+    user = None
+    if isinstance(email, str):
+        user = db.session.scalar(select(User).where(User.email == email).with_for_update())
+    if user is None or not user.is_active or row.nonce is None:
+        return None
+    db.session.execute(
+        delete(PasswordReset)
+        .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
+        .execution_options(synchronize_session=False)
+    )
+    lifetime = timedelta(seconds=current_app.config["PASSWORD_RESET_EXPIRES"])
+    reset = PasswordReset(
+        user_id=user.id,
+        token_hash=hash_token(derive_reset_token(row.nonce)),
+        expires_at=utcnow() + lifetime,
+    )
+    db.session.add(reset)
+    db.session.flush()
+    row.user_id, row.password_reset_id = user.id, reset.id
+    return user
 
 
 def reset_token_for_email(*, password_reset_id: int | None, nonce: str | None) -> str | None:
@@ -64,9 +115,23 @@ def reset_token_for_email(*, password_reset_id: int | None, nonce: str | None) -
     Raises RuntimeError when the token does not match its record (SECRET_KEY was changed).
     """
     reset = db.session.get(PasswordReset, password_reset_id) if password_reset_id else None
-    if reset is None or nonce is None or reset.used_at is not None or reset.expires_at <= utcnow():
+    return _token_for(reset, nonce, derive_reset_token)
+
+
+def verify_token_for_email(*, email_verification_id: int | None, nonce: str | None) -> str | None:
+    """As ``reset_token_for_email``, for an email verification."""
+    record = None
+    if email_verification_id is not None:
+        record = db.session.get(EmailVerification, email_verification_id)
+    return _token_for(record, nonce, derive_verify_token)
+
+
+def _token_for(record: Any, nonce: str | None, derive: Any) -> str | None:
+    if record is None or nonce is None or record.used_at is not None:
         return None
-    token = derive_reset_token(nonce)
-    if not hmac.compare_digest(hash_token(token), reset.token_hash):
-        raise RuntimeError("reset token does not match its record: was SECRET_KEY changed?")
+    if record.expires_at <= utcnow():
+        return None
+    token: str = derive(nonce)
+    if not hmac.compare_digest(hash_token(token), record.token_hash):
+        raise RuntimeError("token does not match its record: was SECRET_KEY changed?")
     return token

@@ -17,6 +17,7 @@ from marshmallow import Schema, fields
 from webargs.flaskparser import abort  # flask_smorest.abort, with its NoReturn type
 from werkzeug.routing import IntegerConverter
 
+from myproject.auth.verified import is_guarded, verified_email_required
 from myproject.parsing import InputParser
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -227,6 +228,8 @@ class Blueprint(flask_smorest.Blueprint):
         a missing or bad token is a 401. Documented as bearer security."""
 
         def decorator(view: F) -> F:
+            if is_guarded(view, self.url_prefix):  # REQUIRE_VERIFIED_EMAIL: 403
+                view = self.alt_response(403, response="FORBIDDEN")(verified_email_required(view))
             view = jwt_required(refresh=refresh, optional=optional)(view)
             view = self.alt_response(401, response="UNAUTHORIZED")(view)
             security = [{}, *BEARER] if optional else BEARER

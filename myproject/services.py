@@ -7,14 +7,13 @@ What must follow a commit (cache invalidation, jobs, events) hangs off the commi
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
 from typing import Any
 
-from flask import current_app
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from webargs.flaskparser import abort  # flask_smorest.abort, with its NoReturn type
 
-from myproject.accounts import derive_reset_token, hash_token, revoke_user_sessions
+from myproject import verification
+from myproject.accounts import hash_token, invalidate_tokens, revoke_user_sessions
 from myproject.extensions import db
 from myproject.jobs import emails, outbox
 from myproject.models import Item, LoginSession, PasswordReset, User
@@ -45,17 +44,24 @@ def create_user(*, username: str, email: str, password: str, is_admin: bool = Fa
     user = User.create(
         username=username, email=email, password=password, is_admin=is_admin, commit=False
     )
-    # Written with the user, so the welcome email goes out if and only if the user exists.
-    outbox.add_email(kind=emails.WELCOME, user_id=user.id)
+    # Written with the user, so the welcome email (with its verification link) goes out if
+    # and only if the user exists.
+    verification.issue(user=user, kind=emails.WELCOME)
     db.session.commit()
     return user
 
 
 def update_user(
-    *, user: User, caller: User, caller_session: LoginSession, changes: dict[str, Any]
+    *,
+    user: User,
+    caller: User,
+    caller_session: LoginSession,
+    changes: dict[str, Any],
+    ip: str | None = None,
 ) -> User:
     """Apply a PATCH. Aborts with 422 for fields the caller may not set or a wrong
-    ``current_password``, with 409 for a taken username or email."""
+    ``current_password``, with 409 for a taken username or email. ``ip``: the caller's
+    address as the rate limiter sees it, for the notice email."""
     forbidden = [name for name in ADMIN_FIELDS if name in changes and not caller.is_admin]
     if forbidden:
         abort(
@@ -65,14 +71,11 @@ def update_user(
         )
     current_password = changes.pop("current_password", None)
     password = changes.pop("password", None)
-    if password is not None and not caller.is_admin:
-        if current_password is None or not user.check_password(current_password):
-            abort(
-                422,
-                message="The current password is missing or wrong.",
-                errors={"json": {"current_password": ["Must be your current password."]}},
-            )
-    _ensure_unique(username=changes.get("username"), email=changes.get("email"), exclude_id=user.id)
+    old_email = user.email
+    new_email = changes.get("email")
+    email_changes = new_email is not None and new_email.strip().lower() != old_email
+    _check_current_password(user, caller, current_password, password is not None or email_changes)
+    _ensure_unique(username=changes.get("username"), email=new_email, exclude_id=user.id)
     user.update(**changes, commit=False)
     if password is not None:
         user.set_password(password)
@@ -81,8 +84,38 @@ def update_user(
         revoke_user_sessions(user_id=user.id, keep_session_id=keep, commit=False)
     if changes.get("is_active") is False:
         revoke_user_sessions(user_id=user.id, commit=False)
+    if password is not None or email_changes or changes.get("is_active") is False:
+        invalidate_tokens(user_id=user.id)
+    if email_changes:
+        user.email_verified = False
+        notify(user=user, change="email", to=old_email, ip=ip)
+        verification.issue(user=user)
+    if password is not None:
+        notify(user=user, change="password", to=old_email, ip=ip)
     db.session.commit()
     return user
+
+
+def _check_current_password(
+    user: User, caller: User, current_password: str | None, needed: bool
+) -> None:
+    """A change of one's own password or email needs the current password (422 naming it);
+    an admin changing another user needs none. A stolen access token alone takes nothing."""
+    if not needed or (caller.is_admin and caller.id != user.id):
+        return
+    if current_password is None or not user.check_password(current_password):
+        abort(
+            422,
+            message="The current password is missing or wrong.",
+            errors={"json": {"current_password": ["Must be your current password."]}},
+        )
+
+
+def notify(*, user: User, change: str, to: str, ip: str | None) -> None:
+    """Record the notice email of an account change, to the address ``to`` the account had
+    before it: what changed, when, from which address (no secret, no link)."""
+    data = {"to": to, "change": change, "at": utcnow().isoformat(), "ip": ip}
+    outbox.add_email(kind=emails.ACCOUNT_NOTICE, user_id=user.id, data=data)
 
 
 def delete_user(*, user: User) -> None:
@@ -92,41 +125,22 @@ def delete_user(*, user: User) -> None:
 
 
 def request_password_reset(*, email: str) -> None:
-    """Start a reset for the active account with ``email``, superseding older ones; do
-    nothing for an unknown or inactive address (the caller answers the same either way).
-
-    Only the token's hash and, in the outbox row, a nonce are stored (``myproject.accounts``).
-    """
-    # Locking the user serialises concurrent requests, so only the newest token stays live.
-    user = db.session.scalar(
-        select(User).where(User.email == email.strip().lower()).with_for_update()
-    )
-    if user is None or not user.is_active:
-        # No email is composed here for anyone (the job does that), so this path and the
-        # one below differ by two inserts, not by an SMTP conversation.
-        return
-    # Older, unused requests stop working (their unsent emails go with them).
-    db.session.execute(
-        delete(PasswordReset).where(
-            PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None)
-        )
-    )
-    nonce = secrets.token_urlsafe(32)
-    lifetime = timedelta(seconds=current_app.config["PASSWORD_RESET_EXPIRES"])
-    reset = PasswordReset.create(
-        user_id=user.id,
-        token_hash=hash_token(derive_reset_token(nonce)),
-        expires_at=utcnow() + lifetime,
-        commit=False,
-    )
+    """Record a reset request for ``email``: the same single insert whether or not an account
+    has that address, so the answer takes the same time. The job looks the account up, makes
+    the token and sends the email (``accounts.bind_password_reset``); for an unknown or
+    inactive address it sends nothing. Only the token's hash and a nonce are ever stored."""
     outbox.add_email(
-        kind=emails.PASSWORD_RESET, user_id=user.id, password_reset_id=reset.id, nonce=nonce
+        kind=emails.PASSWORD_RESET,
+        user_id=None,
+        nonce=secrets.token_urlsafe(32),
+        data={"email": email.strip().lower()},
     )
     db.session.commit()
 
 
-def confirm_password_reset(*, token: str, password: str) -> None:
-    """Set the password of the token's account and end all its logins.
+def confirm_password_reset(*, token: str, password: str, ip: str | None = None) -> None:
+    """Set the password of the token's account, end all its logins, make its other tokens
+    unusable and tell its address.
 
     Aborts with 400 for an unknown, used, superseded or expired token, or an inactive account.
     """
@@ -149,6 +163,8 @@ def confirm_password_reset(*, token: str, password: str) -> None:
         abort(400, message=INVALID_RESET_TOKEN)
     user.set_password(password)
     revoke_user_sessions(user_id=user.id, commit=False)
+    invalidate_tokens(user_id=user.id)
+    notify(user=user, change="password_reset", to=user.email, ip=ip)
     db.session.commit()
 
 

@@ -24,7 +24,7 @@ from myproject.api.responses import created_response, json_response, user_respon
 from myproject.extensions import limiter
 from myproject.models import User
 from myproject.openapi import LIST_HEADERS, Blueprint
-from myproject.ratelimit import RATELIMIT_REGISTER
+from myproject.ratelimit import RATELIMIT_REGISTER, client_address
 from myproject.schemas.item import ItemFilterQuerySchema, ItemSchema
 from myproject.schemas.user import (
     USER_EITHER,
@@ -92,6 +92,7 @@ class UserById(MethodView):
             caller=current_user,
             caller_session=caller_session(),
             changes=changes,
+            ip=client_address(),
         )
         return user_response(user, private=True)
 

@@ -46,5 +46,8 @@ class PasswordResetConfirm(MethodView):
     @blp.errors()
     def post(self, data: dict[str, str]) -> Any:
         """Set a new password with a reset token; every login of the account ends"""
-        services.confirm_password_reset(token=data["token"], password=data["password"])
+        # The account's address is told (a notice email), and its other tokens stop working.
+        services.confirm_password_reset(
+            token=data["token"], password=data["password"], ip=client_address()
+        )
         return "", 204

@@ -16,14 +16,20 @@ from myproject.auth.sessions import TokenPair, authenticate, rotate_refresh, sta
 from myproject.extensions import limiter
 from myproject.openapi import Blueprint
 from myproject.ratelimit import RATELIMIT_LOGIN, client_address, login_name_key, no_login_name
-from myproject.schemas.auth import LoginSchema, TokenSchema
+from myproject.schemas.auth import TOKEN_EITHER, LoginSchema
 
 blp = Blueprint("auth", __name__, url_prefix="/auth", description="Authentication")
 
 
 def token_response(pair: TokenPair) -> Any:
-    response = jsonify(pair.to_dict())
-    if "cookies" in current_app.config["JWT_TOKEN_LOCATION"]:
+    """The pair in the body (and the cookies in cookie mode); with cookies only, the body
+    carries no token, so script on the page never sees one."""
+    locations = current_app.config["JWT_TOKEN_LOCATION"]
+    if "headers" in locations or "cookies" not in locations:
+        response = jsonify(pair.to_dict())
+    else:
+        response = jsonify({"token_type": "cookie", "expires_in": pair.expires_in})
+    if "cookies" in locations:
         set_access_cookies(response, pair.access_token)
         set_refresh_cookies(response, pair.refresh_token)
     response.headers["Cache-Control"] = "no-store"
@@ -39,7 +45,7 @@ class Token(MethodView):
     )
     @limiter.limit(RATELIMIT_LOGIN, key_func=client_address, scope="login-address")
     @blp.body(LoginSchema())
-    @blp.response(200, TokenSchema)
+    @blp.response(200, TOKEN_EITHER)
     @blp.errors(401)
     def post(self, credentials: dict[str, str]) -> Any:
         """Log in with username (or email) and password"""
@@ -52,7 +58,7 @@ class Token(MethodView):
 @blp.route("/token/refresh")
 class TokenRefresh(MethodView):
     @blp.authenticated(refresh=True)
-    @blp.response(200, TokenSchema)
+    @blp.response(200, TOKEN_EITHER)
     @blp.errors()
     def post(self) -> Any:
         """Exchange a refresh token for a new pair; the presented token is spent"""

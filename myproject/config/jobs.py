@@ -39,6 +39,13 @@ class JobsAndEmailSettings:
         )
         self.PASSWORD_RESET_EXPIRES = env_int("PASSWORD_RESET_EXPIRES", 1800, minimum=1)
         self.RATELIMIT_PASSWORD_RESET = env_limit("RATELIMIT_PASSWORD_RESET", "5 per hour")
+        # Addresses with a non-ASCII local part need an SMTP server that speaks SMTPUTF8.
+        self.MAIL_SMTPUTF8 = env_bool("MAIL_SMTPUTF8", False)
+        self.EMAIL_VERIFY_URL = env_url(
+            "EMAIL_VERIFY_URL", "http://localhost:5173/verify-email", ("http", "https")
+        )
+        self.EMAIL_VERIFY_EXPIRES = env_int("EMAIL_VERIFY_EXPIRES", 172800, minimum=1)
+        self.REQUIRE_VERIFIED_EMAIL = env_bool("REQUIRE_VERIFIED_EMAIL", False)
 
     def default_broker_url(self) -> str | None:
         return env_url("CELERY_BROKER_URL") or self.REDIS_URL

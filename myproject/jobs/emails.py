@@ -3,7 +3,10 @@
 
 An entry states the subject, the outbox fields its row must carry besides the user, how to
 build the template context from the row (None: nothing to send any more), and optionally the
-``User`` column that records when it was sent. The templates always get ``user``. A service
+``User`` column that records when it was sent, and how the job finds the account of a row
+recorded without one (a password reset request: the request itself looks nobody up). The
+templates always get ``user``; the email goes to ``data["to"]`` when the row has it (a notice
+to the address the account had before a change), else to the account's address. A service
 records an email with ``outbox.add_email(kind=..., user_id=..., ...)`` in the transaction of
 the change that causes it; nothing else names a kind.
 """
@@ -18,11 +21,12 @@ from urllib.parse import urlencode
 from flask import current_app, render_template
 from flask_mail import Message
 
-from myproject.accounts import reset_token_for_email
+from myproject.accounts import bind_password_reset, reset_token_for_email, verify_token_for_email
 from myproject.extensions import db
-from myproject.models import OutboxEmail, User
+from myproject.models import EmailVerification, OutboxEmail, User
 
 Context = Callable[[OutboxEmail, User], dict[str, Any] | None]
+Bind = Callable[[OutboxEmail], User | None]
 
 
 @dataclass(frozen=True)
@@ -32,10 +36,44 @@ class EmailKind:
     context: Context
     needs: tuple[str, ...] = ()  # OutboxEmail columns the context reads, besides user_id
     user_sent_at: str | None = None  # User column set to the time it was sent (by SMTP)
+    bind: Bind | None = None  # finds the account of a row recorded without one
 
 
-def welcome_context(_row: OutboxEmail, _user: User) -> dict[str, Any]:
-    return {}
+def link(setting: str, token: str) -> str:
+    base: str = current_app.config[setting]
+    return base + ("&" if "?" in base else "?") + urlencode({"token": token})
+
+
+def verify_context(row: OutboxEmail, user: User) -> dict[str, Any] | None:
+    """The verification link; None once it was used or superseded, has expired, or is for
+    another address than the account's."""
+    token = verify_token_for_email(email_verification_id=row.email_verification_id, nonce=row.nonce)
+    record = db.session.get(EmailVerification, row.email_verification_id or 0)
+    if token is None or record is None or record.email != user.email:
+        return None
+    hours = max(1, current_app.config["EMAIL_VERIFY_EXPIRES"] // 3600)
+    return {"verify_link": link("EMAIL_VERIFY_URL", token), "hours": hours}
+
+
+def welcome_context(row: OutboxEmail, user: User) -> dict[str, Any]:
+    """The welcome, with the verification link while it can still be used."""
+    return verify_context(row, user) or {"verify_link": None}
+
+
+WHAT_CHANGED = {
+    "password": "The password",
+    "email": "The email address",
+    "password_reset": "The password (through a password reset link)",
+}
+
+
+def notice_context(row: OutboxEmail, _user: User) -> dict[str, Any]:
+    data = row.data or {}
+    return {
+        "what": WHAT_CHANGED.get(data.get("change", ""), "A setting"),
+        "when": str(data.get("at", ""))[:16].replace("T", " "),
+        "ip": data.get("ip") or "unknown",
+    }
 
 
 def password_reset_context(row: OutboxEmail, _user: User) -> dict[str, Any] | None:
@@ -43,12 +81,12 @@ def password_reset_context(row: OutboxEmail, _user: User) -> dict[str, Any] | No
     token = reset_token_for_email(password_reset_id=row.password_reset_id, nonce=row.nonce)
     if token is None:
         return None
-    base = current_app.config["PASSWORD_RESET_URL"]
-    link = base + ("&" if "?" in base else "?") + urlencode({"token": token})
-    return {"link": link, "minutes": max(1, current_app.config["PASSWORD_RESET_EXPIRES"] // 60)}
+    minutes = max(1, current_app.config["PASSWORD_RESET_EXPIRES"] // 60)
+    return {"link": link("PASSWORD_RESET_URL", token), "minutes": minutes}
 
 
 WELCOME, PASSWORD_RESET = "welcome", "password_reset"
+VERIFY_EMAIL, ACCOUNT_NOTICE = "verify_email", "account_notice"
 KINDS: dict[str, EmailKind] = {
     kind.name: kind
     for kind in (
@@ -62,7 +100,20 @@ KINDS: dict[str, EmailKind] = {
             PASSWORD_RESET,
             "Reset your myproject password",
             password_reset_context,
-            needs=("password_reset_id", "nonce"),
+            needs=("nonce",),
+            bind=bind_password_reset,
+        ),
+        EmailKind(
+            VERIFY_EMAIL,
+            "Verify your myproject email address",
+            verify_context,
+            needs=("email_verification_id", "nonce"),
+        ),
+        EmailKind(
+            ACCOUNT_NOTICE,
+            "Your myproject account was changed",
+            notice_context,
+            needs=("data",),
         ),
     )
 }
@@ -79,15 +130,22 @@ def compose(row: OutboxEmail) -> Message | None:
     """The email for an outbox row, or None when there is nothing to send any more (the
     account is gone or inactive, or the kind's context says so)."""
     kind = kind_of(row.kind)
-    user = db.session.get(User, row.user_id)
+    if row.user_id is None:
+        user = kind.bind(row) if kind.bind is not None else None
+    else:
+        user = db.session.get(User, row.user_id)
     if user is None or not user.is_active:
         return None
     context = kind.context(row, user)
     if context is None:
         return None
-    return Message(
+    recipient = str((row.data or {}).get("to") or user.email)
+    message = Message(
         subject=kind.subject,
-        recipients=[user.email],
+        recipients=[recipient],
         body=render_template(f"email/{kind.name}.txt", user=user, **context),
         html=render_template(f"email/{kind.name}.html", user=user, **context),
     )
+    if not recipient.isascii():  # a non-ASCII local part (accepted with MAIL_SMTPUTF8)
+        message.mail_options = ["SMTPUTF8"]
+    return message

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from email.message import EmailMessage
+from email.policy import SMTPUTF8
+from email.utils import formatdate, make_msgid
 
 from flask import current_app
 from flask_mail import Connection, Message
@@ -35,8 +38,27 @@ def send(message: Message) -> bool:
         _log(message)
         return False
     with TimeoutConnection(state) as connection:
-        message.send(connection)
+        if connection.host is not None and "SMTPUTF8" in message.mail_options:
+            # Flask-Mail formats every address as ASCII; smtplib sends this one with SMTPUTF8
+            # (and refuses, SMTPNotSupportedError, a server that does not offer it).
+            connection.host.send_message(international(message))
+        else:
+            message.send(connection)
     return True
+
+
+def international(message: Message) -> EmailMessage:
+    """``message`` as a standard-library email whose addresses may hold non-ASCII."""
+    email = EmailMessage(policy=SMTPUTF8)
+    email["Subject"] = message.subject
+    email["From"] = str(message.sender)
+    email["To"] = ", ".join(str(address) for address in message.recipients)
+    email["Date"] = formatdate(localtime=False)
+    email["Message-ID"] = make_msgid()
+    email.set_content(message.body)
+    if message.html:
+        email.add_alternative(message.html, subtype="html")
+    return email
 
 
 def _log(message: Message) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import ColumnElement, func, select, update
@@ -48,20 +49,36 @@ DEFERRED = "myproject_outbox_deferred"
 
 
 def add_email(
-    *, kind: str, user_id: int, password_reset_id: int | None = None, nonce: str | None = None
+    *,
+    kind: str,
+    user_id: int | None,
+    password_reset_id: int | None = None,
+    email_verification_id: int | None = None,
+    nonce: str | None = None,
+    data: dict[str, Any] | None = None,
 ) -> None:
     """Record an email in the current transaction; its job is dispatched once that commits.
+    ``user_id`` may be None only for a kind whose job finds the account (``bind``).
 
     Raises ValueError for an unknown kind, or without a field the kind needs.
     """
-    fields = {"password_reset_id": password_reset_id, "nonce": nonce}
+    fields = {
+        "password_reset_id": password_reset_id,
+        "email_verification_id": email_verification_id,
+        "nonce": nonce,
+        "data": data,
+    }
     missing = [name for name in kind_of(kind).needs if fields[name] is None]
+    if user_id is None and kind_of(kind).bind is None:
+        missing.append("user_id")
     if missing:
         raise ValueError(f"a {kind!r} email needs {', '.join(missing)}")
     row = OutboxEmail(
         kind=kind,
         user_id=user_id,
         password_reset_id=password_reset_id,
+        email_verification_id=email_verification_id,
+        data=data,
         nonce=nonce,
         status=PENDING,
         attempts=0,

@@ -19,7 +19,13 @@ from sqlalchemy import delete
 from myproject.extensions import db
 from myproject.idempotency import LIFETIME as IDEMPOTENCY_LIFETIME
 from myproject.jobs import emails, mail, outbox
-from myproject.models import IdempotencyKey, LoginSession, OutboxEmail, PasswordReset
+from myproject.models import (
+    EmailVerification,
+    IdempotencyKey,
+    LoginSession,
+    OutboxEmail,
+    PasswordReset,
+)
 from myproject.models.base import utcnow
 
 log = logging.getLogger(__name__)
@@ -72,6 +78,9 @@ def purge_expired() -> dict[str, int]:
         "login_sessions": delete(LoginSession).where(LoginSession.expires_at < now),
         "password_resets": delete(PasswordReset).where(
             (PasswordReset.expires_at < now) | PasswordReset.used_at.is_not(None)
+        ),
+        "email_verifications": delete(EmailVerification).where(
+            (EmailVerification.expires_at < now) | EmailVerification.used_at.is_not(None)
         ),
         "idempotency_keys": delete(IdempotencyKey).where(
             IdempotencyKey.created_at < now - IDEMPOTENCY_LIFETIME

@@ -1,4 +1,5 @@
 from myproject.models.base import CRUDMixin, Model, TimestampMixin, TimestampModel
+from myproject.models.email_verification import EmailVerification
 from myproject.models.idempotency import IdempotencyKey
 from myproject.models.item import Item
 from myproject.models.outbox import OutboxEmail
@@ -8,6 +9,7 @@ from myproject.models.user import User
 
 __all__ = [
     "CRUDMixin",
+    "EmailVerification",
     "IdempotencyKey",
     "Item",
     "LoginSession",

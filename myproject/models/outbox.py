@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from myproject.models.base import TimestampModel, UTCDateTime
@@ -14,6 +15,10 @@ class OutboxEmail(TimestampModel):
     ``status`` moves pending -> sending (a worker claimed it) -> sent, back to pending for a
     retry, or to failed / skipped. It never holds a usable reset token: only the reset's id
     and ``nonce``, from which the job derives the token with ``SECRET_KEY``.
+
+    ``user_id`` is empty only for a password reset request whose account the job has yet to
+    look up (``data`` then holds the address asked for). ``data`` holds what a kind needs
+    besides (a notice: what changed, when, from where, and to whom), never a secret.
     """
 
     __tablename__ = "outbox_emails"
@@ -22,13 +27,19 @@ class OutboxEmail(TimestampModel):
     )
 
     kind: Mapped[str] = mapped_column(String(32), nullable=False)
-    user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=True, index=True
     )
     # A superseded or purged reset takes its unsent email with it.
     password_reset_id: Mapped[int | None] = mapped_column(
         ForeignKey("password_resets.id", ondelete="CASCADE"), nullable=True, index=True
     )
+    # A superseded or purged verification leaves its email without a link: a verification
+    # email is then skipped, a welcome email goes out without the link.
+    email_verification_id: Mapped[int | None] = mapped_column(
+        ForeignKey("email_verifications.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     nonce: Mapped[str | None] = mapped_column(String(64), nullable=True)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

@@ -39,6 +39,12 @@ class User(TimestampModel):
         Boolean, nullable=False, default=False, server_default=false()
     )
 
+    # Set by following the link of a verification email sent to the current address; an
+    # email change clears it (myproject.verification).
+    email_verified: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
+
     items: Mapped[list[Item]] = relationship(
         back_populates="user",
         cascade="all, delete-orphan",
@@ -82,6 +88,7 @@ class User(TimestampModel):
         if private:
             data.update(
                 email=self.email,
+                email_verified=self.email_verified,
                 is_active=self.is_active,
                 is_admin=self.is_admin,
                 is_premium=self.is_premium,

@@ -25,3 +25,18 @@ class TokenSchema(Schema):
     expires_in = fields.Integer(
         required=True, metadata={"description": "Access token lifetime in seconds."}
     )
+
+
+class CookieTokenSchema(Schema):
+    """The answer with cookies only (``JWT_TOKEN_LOCATION=cookies``): the tokens are in the
+    ``HttpOnly`` cookies the answer sets, none in the body."""
+
+    token_type = fields.String(required=True, metadata={"example": "cookie"})
+    expires_in = fields.Integer(
+        required=True, metadata={"description": "Access token lifetime in seconds."}
+    )
+
+
+# The tokens in the body (bearer mode, and headers+cookies), or none (cookies only). A client
+# that tries the members in order reads the bearer answer first.
+TOKEN_EITHER = {"oneOf": [TokenSchema, CookieTokenSchema]}

@@ -20,5 +20,14 @@ class PasswordResetConfirmSchema(Schema):
     password = password_field(required=True, metadata={"description": "The new password."})
 
 
+class VerifyEmailSchema(Schema):
+    token = fields.String(
+        required=True,
+        load_only=True,
+        validate=validate.Length(min=1, max=256),
+        metadata={"description": "The token from the verification email's link."},
+    )
+
+
 class MessageSchema(Schema):
     message = fields.String(required=True)

@@ -7,7 +7,7 @@ from marshmallow_sqlalchemy import auto_field
 
 from myproject.models import User
 from myproject.schemas.common import PaginationQuerySchema
-from myproject.schemas.fields import TrimmedString, no_control_characters
+from myproject.schemas.fields import DeliverableEmail, TrimmedString, no_control_characters
 
 USERNAME_PATTERN = r"^[A-Za-z0-9._-]+$"
 
@@ -23,7 +23,7 @@ def username_field(**kwargs: object) -> fields.String:
 
 
 def email_field(**kwargs: object) -> fields.Email:
-    return fields.Email(validate=validate.Length(max=120), **kwargs)  # type: ignore[arg-type]
+    return DeliverableEmail(validate=validate.Length(max=120), **kwargs)
 
 
 def password_field(**kwargs: object) -> fields.String:
@@ -43,13 +43,20 @@ class UserCreateSchema(Schema):
 
 class UserUpdateSchema(Schema):
     """PATCH body. ``is_active`` / ``is_admin`` / ``is_premium`` are accepted from admins only, and
-    ``current_password`` is required to change one's own password (both checked by
+    ``current_password`` is required to change one's own email or password (both checked by
     ``services.update_user``, which knows the caller)."""
 
     username = username_field()
     email = email_field()
     password = password_field()
-    current_password = fields.String(load_only=True, validate=validate.Length(max=1024))
+    current_password = fields.String(
+        load_only=True,
+        validate=validate.Length(max=1024),
+        metadata={
+            "description": "Required to change one's own email or password (not stored, "
+            "never returned); an admin changing another user needs none."
+        },
+    )
     is_active = fields.Boolean(truthy={True}, falsy={False})
     is_admin = fields.Boolean(truthy={True}, falsy={False})
     is_premium = fields.Boolean(truthy={True}, falsy={False})
@@ -73,6 +80,7 @@ class UserSchema(UserPublicSchema):
     """The private representation: for the user themself and for admins."""
 
     email = auto_field(dump_only=True, required=True)
+    email_verified = auto_field(dump_only=True, required=True)
     is_active = auto_field(dump_only=True, required=True)
     is_admin = auto_field(dump_only=True, required=True)
     is_premium = auto_field(dump_only=True, required=True)

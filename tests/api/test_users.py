@@ -11,7 +11,14 @@ from myproject.models import Item, User
 from tests.support import PASSWORD, post_login
 
 PUBLIC_KEYS = {"id", "username", "created_at"}
-PRIVATE_KEYS = PUBLIC_KEYS | {"email", "is_active", "is_admin", "is_premium", "updated_at"}
+PRIVATE_KEYS = PUBLIC_KEYS | {
+    "email",
+    "email_verified",
+    "is_active",
+    "is_admin",
+    "is_premium",
+    "updated_at",
+}
 NEW_PASSWORD = "brand-new-secret-99"
 
 
@@ -328,7 +335,10 @@ def test_protected_greets_the_caller(client, auth_headers):
     ("changes", "expected"),
     [
         ({"username": "alice2"}, {"username": "alice2"}),
-        ({"email": "New@Example.COM"}, {"email": "new@example.com"}),
+        (
+            {"email": "New@Example.COM", "current_password": PASSWORD},
+            {"email": "new@example.com", "email_verified": False},
+        ),
         ({"username": "ALICE"}, {"username": "ALICE"}),
     ],
 )
@@ -451,7 +461,8 @@ def test_patch_to_a_taken_username_or_email_is_409(
 ):
     make_user("bob", email="bob@example.com")
 
-    response = client.patch(f"/api/users/{user.id}", json={field: value}, headers=auth_headers)
+    body = {field: value, "current_password": PASSWORD}
+    response = client.patch(f"/api/users/{user.id}", json=body, headers=auth_headers)
 
     assert response.status_code == 409
     body = response.get_json()

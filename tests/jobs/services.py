@@ -41,7 +41,8 @@ class SmtpSink:
     DATA answer until ``release`` (then refuses it with 451, so it never counts as sent).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, smtputf8: bool = False) -> None:
+        self.smtputf8 = smtputf8  # offer SMTPUTF8 (addresses with a non-ASCII local part)
         self.port = free_port()
         self.messages: list[Received] = []
         self.stalled = threading.Event()
@@ -50,7 +51,9 @@ class SmtpSink:
         self._controller: Controller | None = None
 
     def start(self) -> SmtpSink:
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller = Controller(
+            self, hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=self.smtputf8
+        )
         self._controller.start()
         return self
 

@@ -8,7 +8,13 @@ import pytest
 from sqlalchemy import func, select
 
 from myproject.jobs import tasks
-from myproject.models import IdempotencyKey, LoginSession, OutboxEmail, PasswordReset
+from myproject.models import (
+    EmailVerification,
+    IdempotencyKey,
+    LoginSession,
+    OutboxEmail,
+    PasswordReset,
+)
 from myproject.models.base import utcnow
 
 HOUR = timedelta(hours=1)
@@ -29,6 +35,12 @@ def rows(db, user):
             LoginSession(user_id=user.id, refresh_jti="b", expires_at=now + HOUR),
             PasswordReset(user_id=user.id, token_hash="1" * 64, expires_at=now - HOUR),
             PasswordReset(user_id=user.id, token_hash="2" * 64, expires_at=now + HOUR),
+            EmailVerification(
+                user_id=user.id, email=user.email, token_hash="4" * 64, expires_at=now - HOUR
+            ),
+            EmailVerification(
+                user_id=user.id, email=user.email, token_hash="5" * 64, expires_at=now + HOUR
+            ),
             IdempotencyKey(scope="s", key="old", fingerprint="f", created_at=now - 25 * HOUR),
             IdempotencyKey(scope="s", key="new", fingerprint="f", created_at=now - HOUR),
         ]
@@ -53,10 +65,12 @@ def test_housekeeping_purges_only_what_expired(db, rows):
     assert purged == {
         "login_sessions": 1,
         "password_resets": 1,
+        "email_verifications": 1,
         "idempotency_keys": 1,
         "outbox_emails": 1,
     }
-    assert [count(db, model) for model in (LoginSession, PasswordReset, IdempotencyKey)] == [1] * 3
+    tables = (LoginSession, PasswordReset, EmailVerification, IdempotencyKey)
+    assert [count(db, model) for model in tables] == [1] * 4
     assert db.session.scalars(select(OutboxEmail.status)).all() == ["failed"]
 
 
@@ -68,3 +82,17 @@ def test_housekeeping_purges_used_reset_tokens(db, user):
     tasks.purge_expired()
 
     assert db.session.get(PasswordReset, reset_id) is None
+
+
+def test_housekeeping_purges_used_verification_tokens(db, user):
+    record_id = EmailVerification.create(
+        user_id=user.id,
+        email=user.email,
+        token_hash="6" * 64,
+        expires_at=utcnow() + HOUR,
+        used_at=utcnow(),
+    ).id
+
+    tasks.purge_expired()
+
+    assert db.session.get(EmailVerification, record_id) is None

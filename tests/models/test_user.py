@@ -103,6 +103,7 @@ def test_to_dict_private_adds_account_fields(user):
         "username": "alice",
         "created_at": user.created_at.isoformat(),
         "email": "alice@example.com",
+        "email_verified": False,
         "is_active": True,
         "is_admin": False,
         "is_premium": False,
