@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import flask_smorest
-from flask import request
+from flask import g, request
 from flask_jwt_extended import jwt_required
 from flask_smorest.utils import prepare_response
 from marshmallow import Schema, fields
@@ -23,6 +23,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 MAX_INT4 = 2**31 - 1
 BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+# The view attribute naming the scope an API key needs (``Blueprint.authenticated``).
+API_KEY_SCOPE = "api_key_scope"
 
 
 def _header(description: str, schema: dict[str, Any], *, required: bool = False) -> dict[str, Any]:
@@ -145,7 +147,14 @@ class Api(flask_smorest.Api):
         app.url_map.converters["int4"] = Int4Converter
         super().init_app(app, *args, **kwargs)
         self.spec.components.security_scheme(
-            "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            "bearerAuth",
+            {
+                "type": "http",
+                "scheme": "bearer",
+                "bearerFormat": "JWT",
+                "description": "An access token (JWT) from POST /auth/token, or on the routes "
+                "that name an `x-api-key-scope` an API key (`mp_...`) holding that scope.",
+            },
         )
         self.ma_plugin.converter.add_attribute_function(component_reference)
 
@@ -222,15 +231,40 @@ class Blueprint(flask_smorest.Blueprint):
 
         return decorator
 
-    def authenticated(self, *, refresh: bool = False, optional: bool = False) -> Callable[[F], F]:
-        """Require an access token (``refresh``: a refresh token; ``optional``: accept none);
-        a missing or bad token is a 401. Documented as bearer security."""
+    def authenticated(
+        self,
+        *,
+        refresh: bool = False,
+        optional: bool = False,
+        public: bool = False,
+        scope: str | None = None,
+    ) -> Callable[[F], F]:
+        """Require an access token (``refresh``: a refresh token; ``optional``: accept none;
+        ``public``: an anonymous read, where only an API key is checked); a missing or bad
+        token is a 401. Documented as bearer security.
+
+        ``scope`` is what an API key needs for this route (``items:read``, ...); without one
+        the route refuses keys. ``myproject.auth.key_access`` checks it before the view (a
+        403 names the missing scope) and then the view runs as the key's owner.
+        """
 
         def decorator(view: F) -> F:
-            view = jwt_required(refresh=refresh, optional=optional)(view)
-            view = self.alt_response(401, response="UNAUTHORIZED")(view)
-            security = [{}, *BEARER] if optional else BEARER
-            return self.doc(security=security)(view)  # type: ignore[no-any-return]
+            checked = view if public else jwt_required(refresh=refresh, optional=optional)(view)
+
+            @functools.wraps(view)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                if g.get("api_key_checked"):  # a key, its scope already checked
+                    return view(*args, **kwargs)
+                return checked(*args, **kwargs)
+
+            setattr(wrapper, API_KEY_SCOPE, scope)
+            result: Any = self.alt_response(401, response="UNAUTHORIZED")(wrapper)
+            # A key without the scope (or on a route that takes none) is a 403.
+            result = self.alt_response(403, response="FORBIDDEN")(result)
+            if scope is not None:
+                result = self.doc(**{"x-api-key-scope": scope})(result)
+            security = [{}, *BEARER] if optional or public else BEARER
+            return self.doc(security=security)(result)  # type: ignore[no-any-return]
 
         return decorator
 

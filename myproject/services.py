@@ -52,7 +52,7 @@ def create_user(*, username: str, email: str, password: str, is_admin: bool = Fa
 
 
 def update_user(
-    *, user: User, caller: User, caller_session: LoginSession, changes: dict[str, Any]
+    *, user: User, caller: User, caller_session: LoginSession | None, changes: dict[str, Any]
 ) -> User:
     """Apply a PATCH. Aborts with 422 for fields the caller may not set or a wrong
     ``current_password``, with 409 for a taken username or email."""
@@ -77,7 +77,7 @@ def update_user(
     if password is not None:
         user.set_password(password)
         # Every other login of this user ends; the caller's own login survives a self-change.
-        keep = caller_session.id if caller.id == user.id else None
+        keep = caller_session.id if caller_session and caller.id == user.id else None
         revoke_user_sessions(user_id=user.id, keep_session_id=keep, commit=False)
     if changes.get("is_active") is False:
         revoke_user_sessions(user_id=user.id, commit=False)

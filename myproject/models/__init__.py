@@ -1,3 +1,4 @@
+from myproject.models.api_key import ApiKey
 from myproject.models.base import CRUDMixin, Model, TimestampMixin, TimestampModel
 from myproject.models.idempotency import IdempotencyKey
 from myproject.models.item import Item
@@ -7,6 +8,7 @@ from myproject.models.session import LoginSession
 from myproject.models.user import User
 
 __all__ = [
+    "ApiKey",
     "CRUDMixin",
     "IdempotencyKey",
     "Item",
