@@ -68,10 +68,8 @@ def create_key(*, user: User, name: str, scopes: list[str], expires_in_days: int
     )
     if (live or 0) >= MAX_LIVE_KEYS:
         db.session.rollback()
-        abort(
-            422,
-            message=f"At most {MAX_LIVE_KEYS} live API keys per user; delete one first.",
-        )
+        message = f"At most {MAX_LIVE_KEYS} live API keys per user; delete one first."
+        abort(422, message=message, errors={"json": {"_schema": [message]}})
     token = KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey.create(
         user_id=user.id,

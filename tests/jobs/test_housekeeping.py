@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from myproject.jobs import tasks
-from myproject.models import IdempotencyKey, LoginSession, OutboxEmail, PasswordReset
+from myproject.models import ApiKey, IdempotencyKey, LoginSession, OutboxEmail, PasswordReset
 from myproject.models.base import utcnow
 
 HOUR = timedelta(hours=1)
@@ -31,6 +31,17 @@ def rows(db, user):
             PasswordReset(user_id=user.id, token_hash="2" * 64, expires_at=now + HOUR),
             IdempotencyKey(scope="s", key="old", fingerprint="f", created_at=now - 25 * HOUR),
             IdempotencyKey(scope="s", key="new", fingerprint="f", created_at=now - HOUR),
+            *(
+                ApiKey(
+                    user_id=user.id,
+                    name=name,
+                    token_hash=name * 64,
+                    prefix="mp_abcde",
+                    scopes="items:read",
+                    expires_at=expires,
+                )
+                for name, expires in (("x", now - HOUR), ("y", now + HOUR))
+            ),
         ]
     )
     for status in ("sent", "failed"):
@@ -52,11 +63,13 @@ def test_housekeeping_purges_only_what_expired(db, rows):
 
     assert purged == {
         "login_sessions": 1,
+        "api_keys": 1,
         "password_resets": 1,
         "idempotency_keys": 1,
         "outbox_emails": 1,
     }
-    assert [count(db, model) for model in (LoginSession, PasswordReset, IdempotencyKey)] == [1] * 3
+    kept = (LoginSession, ApiKey, PasswordReset, IdempotencyKey)
+    assert [count(db, model) for model in kept] == [1] * 4
     assert db.session.scalars(select(OutboxEmail.status)).all() == ["failed"]
 
 
