@@ -158,7 +158,11 @@ def load_caller(jwt_payload: dict[str, Any]) -> bool:
 def _whereabouts() -> dict[str, Any]:
     """Where a login or refresh comes from: the address as the rate limiter sees it."""
     agent = "".join(c for c in request.headers.get("User-Agent", "") if c.isprintable())
-    return {"last_used_at": utcnow(), "ip": client_address()[:64], "user_agent": agent[:255] or None}
+    return {
+        "last_used_at": utcnow(),
+        "ip": client_address()[:64],
+        "user_agent": agent[:255] or None,
+    }
 
 
 def _touch(session: LoginSession) -> None:

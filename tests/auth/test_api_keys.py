@@ -237,7 +237,7 @@ def test_last_used_moves_at_most_once_a_minute(client, make_key, session, sql_st
     assert stored.last_used_at == used
 
 
-def test_keys_count_against_their_owner(make_app, make_key, auth_headers):
+def test_keys_count_against_their_owner(make_app, make_key, auth_headers):  # noqa: F811
     key = make_key()
     app = make_app(RATELIMIT_ANONYMOUS="2 per minute", RATELIMIT_SIGNED_IN="5 per minute")
     client = app.test_client()
