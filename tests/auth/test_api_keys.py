@@ -267,3 +267,57 @@ def test_the_token_is_nowhere_in_the_database(client, make_key, session):
     assert dump and "api_keys" in {table.name for table in db.metadata.sorted_tables}
     for part in (token, token[3:], token[8:]):  # the key, or the key without its prefix
         assert not [value for value in dump if part in value]
+
+
+# What a key needs on every API route (None: keys are refused). A new route must be added
+# here: the declaration on the route (``@blp.authenticated(scope=...)``) is what is checked.
+SCOPES = {
+    "GET /api/items": "items:read",
+    "POST /api/items": "items:write",
+    "GET /api/items/<int4:item_id>": "items:read",
+    "PUT /api/items/<int4:item_id>": "items:write",
+    "PATCH /api/items/<int4:item_id>": "items:write",
+    "DELETE /api/items/<int4:item_id>": "items:write",
+    "GET /api/users": "users:read",
+    "POST /api/users": None,
+    "GET /api/users/<int4:user_id>": "users:read",
+    "PATCH /api/users/<int4:user_id>": "users:write",
+    "DELETE /api/users/<int4:user_id>": None,
+    "GET /api/users/me": "users:read",
+    "GET /api/users/<int4:user_id>/items": "items:read",
+    "GET /api/protected": "users:read",
+}
+
+
+def test_every_api_route_declares_what_a_key_needs(app):
+    from myproject.openapi import API_KEY_SCOPE, Blueprint
+
+    declared = {}
+    for rule in app.url_map.iter_rules():
+        blueprint = app.blueprints.get(rule.endpoint.rpartition(".")[0])
+        if not isinstance(blueprint, Blueprint):
+            continue
+        view_class = app.view_functions[rule.endpoint].view_class
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            view = getattr(view_class, method.lower())
+            declared[f"{method} {rule.rule}"] = getattr(view, API_KEY_SCOPE, None)
+
+    api_routes = {route: scope for route, scope in declared.items() if " /api/" in route}
+    assert api_routes == SCOPES
+    assert {scope for route, scope in declared.items() if " /auth/" in route} == {None}
+
+
+def test_a_revoked_key_cannot_come_back_through_a_slow_reader(
+    client, make_key, auth_headers, requires_redis
+):
+    from myproject import api_keys
+
+    key = make_key(["users:read"])
+    assert client.get("/api/users/me", headers=bearer(key["token"])).status_code == 200
+    grant = api_keys.grant_for(key["token"])  # what an instance read before the delete
+    assert grant is not None
+
+    assert client.delete(f"/auth/api-keys/{key['id']}", headers=auth_headers).status_code == 204
+    api_keys._cache_add(api_keys.hash_token(key["token"]), grant)  # its late cache write
+
+    assert_problem(client.get("/api/users/me", headers=bearer(key["token"])), 401)
