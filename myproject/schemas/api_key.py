@@ -37,7 +37,10 @@ class ApiKeySchema(Schema):
     id = fields.Integer(dump_only=True, required=True)
     name = fields.String(dump_only=True, required=True)
     scopes = fields.List(
-        fields.String(metadata={"enum": list(SCOPES)}), dump_only=True, required=True
+        fields.String(metadata={"enum": list(SCOPES)}),
+        attribute="scope_list",
+        dump_only=True,
+        required=True,
     )
     prefix = fields.String(
         dump_only=True,

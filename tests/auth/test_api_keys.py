@@ -321,3 +321,16 @@ def test_a_revoked_key_cannot_come_back_through_a_slow_reader(
     api_keys._cache_add(api_keys.hash_token(key["token"]), grant)  # its late cache write
 
     assert_problem(client.get("/api/users/me", headers=bearer(key["token"])), 401)
+
+
+def test_the_schemas_document_the_declared_representations(make_key, session, tokens):
+    from myproject.models import LoginSession
+    from myproject.models.api_key import API_KEYS
+    from myproject.models.session import SESSIONS
+    from myproject.schemas.api_key import ApiKeySchema, LoginSessionSchema
+
+    key = session.get(ApiKey, make_key()["id"])
+    assert ApiKeySchema().dump(key) == API_KEYS.serialize(key)
+    login = session.scalars(select(LoginSession)).first()
+    login.last_used_at = login.created_at
+    assert LoginSessionSchema().dump(login) == SESSIONS.serialize(login)
