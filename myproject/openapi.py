@@ -25,6 +25,7 @@ MAX_INT4 = 2**31 - 1
 BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 # The view attribute naming the scope an API key needs (``Blueprint.authenticated``).
 API_KEY_SCOPE = "api_key_scope"
+KEYS = "A JWT access token, or an API key (mp_...) where an x-api-key-scope it holds is named."
 
 
 def _header(description: str, schema: dict[str, Any], *, required: bool = False) -> dict[str, Any]:
@@ -148,13 +149,7 @@ class Api(flask_smorest.Api):
         super().init_app(app, *args, **kwargs)
         self.spec.components.security_scheme(
             "bearerAuth",
-            {
-                "type": "http",
-                "scheme": "bearer",
-                "bearerFormat": "JWT",
-                "description": "An access token (JWT) from POST /auth/token, or on the routes "
-                "that name an `x-api-key-scope` an API key (`mp_...`) holding that scope.",
-            },
+            {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": KEYS},
         )
         self.ma_plugin.converter.add_attribute_function(component_reference)
 
@@ -240,27 +235,21 @@ class Blueprint(flask_smorest.Blueprint):
         scope: str | None = None,
     ) -> Callable[[F], F]:
         """Require an access token (``refresh``: a refresh token; ``optional``: accept none;
-        ``public``: an anonymous read, where only an API key is checked); a missing or bad
-        token is a 401. Documented as bearer security.
-
-        ``scope`` is what an API key needs for this route (``items:read``, ...); without one
-        the route refuses keys. ``myproject.auth.key_access`` checks it before the view (a
-        403 names the missing scope) and then the view runs as the key's owner.
-        """
+        ``public``: anonymous, only an API key is checked); a bad token is a 401. ``scope``: what
+        an API key needs here (none: keys are refused), checked before the view by
+        ``myproject.auth.key_access`` (403). Documented as bearer security."""
 
         def decorator(view: F) -> F:
             checked = view if public else jwt_required(refresh=refresh, optional=optional)(view)
 
             @functools.wraps(view)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
-                if g.get("api_key_checked"):  # a key, its scope already checked
-                    return view(*args, **kwargs)
-                return checked(*args, **kwargs)
+                # A key's scope was checked before the view; a JWT is checked here.
+                return (view if g.get("api_key_checked") else checked)(*args, **kwargs)
 
             setattr(wrapper, API_KEY_SCOPE, scope)
             result: Any = self.alt_response(401, response="UNAUTHORIZED")(wrapper)
-            # A key without the scope (or on a route that takes none) is a 403.
-            result = self.alt_response(403, response="FORBIDDEN")(result)
+            result = self.alt_response(403, response="FORBIDDEN")(result)  # a key, refused
             if scope is not None:
                 result = self.doc(**{"x-api-key-scope": scope})(result)
             security = [{}, *BEARER] if optional or public else BEARER
