@@ -27,6 +27,7 @@ from sqlalchemy import delete, func, or_, select, update
 from webargs.flaskparser import abort  # flask_smorest.abort, with its NoReturn type
 
 from myproject.accounts import hash_token
+from myproject.caching import _call as cache_call
 from myproject.extensions import cache, db
 from myproject.models import ApiKey, User
 from myproject.models.base import utcnow
@@ -156,11 +157,9 @@ def _cache_key(token_hash: str) -> str:
 def _cache_get(token_hash: str) -> Any:
     if not _shared_cache():
         return None
-    try:
-        return cache.get(_cache_key(token_hash))
-    except Exception as exc:  # the cache is optional: read the database
-        log.warning("API key cache unavailable (%s)", type(exc).__name__)
-        return None
+    # The response cache's guard: after a Redis error, Redis is skipped for a moment.
+    _, value = cache_call(lambda: cache.get(_cache_key(token_hash)))
+    return value
 
 
 def _cache_add(token_hash: str, grant: KeyGrant) -> None:
@@ -168,21 +167,17 @@ def _cache_add(token_hash: str, grant: KeyGrant) -> None:
         return
     ttl = max(1, min(CACHE_SECONDS, int(grant.expires_at - time.time())))
     value = (grant.key_id, grant.user_id, tuple(sorted(grant.scopes)), grant.expires_at)
-    try:
-        cache.add(_cache_key(token_hash), value, timeout=ttl)
-    except Exception as exc:
-        log.warning("API key cache unavailable (%s)", type(exc).__name__)
+    cache_call(lambda: cache.add(_cache_key(token_hash), value, timeout=ttl))
 
 
 def _forget(token_hash: str) -> None:
     if not _shared_cache():
         return
-    try:
-        cache.set(_cache_key(token_hash), _REVOKED, timeout=TOMBSTONE_SECONDS)
-    except Exception as exc:
+    ok, _ = cache_call(
+        lambda: cache.set(_cache_key(token_hash), _REVOKED, timeout=TOMBSTONE_SECONDS)
+    )
+    if not ok:
         log.error(
-            "API key cache unavailable (%s): other instances may accept the deleted key "
-            "for up to %s s",
-            type(exc).__name__,
+            "API key cache unavailable: other instances may accept the deleted key for up to %s s",
             CACHE_SECONDS,
         )
