@@ -65,9 +65,8 @@ def _jti(token: str) -> str:
     return jti
 
 
-def test_refresh_records_the_new_address_and_agent(app, client, user):
+def test_refresh_records_the_new_address_and_agent(client, user):
     tokens = login(client, user.username, **AGENT)
-    app.config["TRUSTED_PROXIES"] = 0
     renewed = client.post(
         "/auth/token/refresh",
         headers={**bearer(tokens["refresh_token"]), "User-Agent": "Renewed/3"},
