@@ -50,6 +50,7 @@ class KeyGrant:
     user_id: int
     scopes: frozenset[str]
     expires_at: float  # Unix time
+    token_hash: str
 
 
 def looks_like_key(token: str) -> bool:
@@ -101,7 +102,7 @@ def grant_for(token: str) -> KeyGrant | None:
     if cached == _REVOKED:
         return None
     if isinstance(cached, tuple):
-        grant = KeyGrant(cached[0], cached[1], frozenset(cached[2]), cached[3])
+        grant = KeyGrant(cached[0], cached[1], frozenset(cached[2]), cached[3], token_hash)
     else:
         row = db.session.execute(
             select(ApiKey.id, ApiKey.user_id, ApiKey.scopes, ApiKey.expires_at).where(
@@ -110,17 +111,18 @@ def grant_for(token: str) -> KeyGrant | None:
         ).first()
         if row is None:
             return None
-        grant = KeyGrant(row.id, row.user_id, frozenset(row.scopes.split()), _unix(row.expires_at))
+        scopes = frozenset(row.scopes.split())
+        grant = KeyGrant(row.id, row.user_id, scopes, _unix(row.expires_at), token_hash)
         _cache_add(token_hash, grant)
     return grant if grant.expires_at > time.time() else None
 
 
-def touch(grant: KeyGrant, token: str) -> None:
+def touch(grant: KeyGrant) -> None:
     """Move the key's ``last_used_at``: at most one UPDATE a minute per process, and one
     that changes a row a minute over all of them (the conditional WHERE)."""
     touched: dict[str, float] = current_app.extensions.setdefault("myproject_keys_touched", {})
     now = time.monotonic()
-    token_hash = hash_token(token)
+    token_hash = grant.token_hash
     if now - touched.get(token_hash, -1e9) < TOUCH_EVERY.total_seconds():
         return
     if len(touched) > 10_000:

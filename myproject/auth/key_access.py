@@ -110,5 +110,5 @@ def enforce_key_scope() -> Response | None:
     g._jwt_extended_jwt_header = {}
     g._jwt_extended_jwt_user = {"loaded_user": caller.user}
     g._jwt_extended_jwt_location = "headers"
-    api_keys.touch(caller.grant, token)
+    api_keys.touch(caller.grant)
     return None
