@@ -41,6 +41,8 @@ SCENARIOS = {
     "search": "GET /api/items?q=guitar, busted (ILIKE on name and description)",
     "category": "GET /api/items?category=books, busted",
     "users_me": "GET /api/users/me with a token (no cache; token checked against the DB)",
+    "users_me_key": "GET /api/users/me with an API key (key lookup cached in Redis, owner "
+    "read from the DB)",
     "create": "POST /api/items with a token (one INSERT + cache invalidation)",
     "patch": "PATCH /api/items/<id> with a token, ids owned by demo1 (row lock + UPDATE)",
     "login": "POST /auth/token demo1 / demo-password (scrypt by design: reported apart)",
@@ -62,7 +64,7 @@ READS = [
     "search",
     "category",
 ]
-WRITES = ["users_me", "create", "patch"]
+WRITES = ["users_me", "users_me_key", "create", "patch"]
 LIMITS = [
     "item_hot_limits_on",
     "list_p1_hot_limits_on",
@@ -242,6 +244,7 @@ def derived(runs: list[dict[str, str]], group: str) -> list[str]:
     pairs = [
         ("authenticated / anonymous, uncached item", "item_uncached_auth", "item_uncached"),
         ("authenticated / anonymous, cached item", "item_hot_auth", "item_hot"),
+        ("API key / JWT, GET /api/users/me (goal >= 0.90)", "users_me_key", "users_me"),
         ("cached / uncached item", "item_hot", "item_uncached"),
         ("cached / uncached list page 1", "list_p1_hot", "list_p1"),
         ("per_page=100 / per_page=20", "list_100", "list_p1"),

@@ -82,7 +82,7 @@ def init_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from myproject import errors, health
     from myproject.api import docs, items, users
-    from myproject.auth import password_reset, verify_email
+    from myproject.auth import devices, keys, password_reset, verify_email
     from myproject.auth import routes as auth_routes
 
     # Problem-JSON error handlers for the whole app (registered after api.init_app, so they
@@ -96,6 +96,9 @@ def register_blueprints(app: Flask) -> None:
     ext.api.register_blueprint(password_reset.blp)
     # Email verification (the link in the welcome email and after an email change).
     ext.api.register_blueprint(verify_email.blp)
+    # The caller's logins and personal access tokens (keys: every API route checks its scope).
+    ext.api.register_blueprint(devices.blp)
+    ext.api.register_blueprint(keys.blp)
     # The REST resources.
     ext.api.register_blueprint(users.blp)
     ext.api.register_blueprint(items.blp)

@@ -21,7 +21,15 @@ from myproject.extensions import cors
 REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 # Per-request state kept in ``g`` (see ``start_request``).
-REQUEST_STATE = ("decoded_tokens", "token_claims", "caller", "caller_session", "ratelimit_windows")
+REQUEST_STATE: tuple[str, ...] = (
+    "decoded_tokens",
+    "token_claims",
+    "caller",
+    "caller_session",
+    "ratelimit_windows",
+)
+# An API key's caller (myproject.auth.key_access), and what it sets for Flask-JWT-Extended.
+REQUEST_STATE += ("key_caller", "api_key_checked", "_jwt_extended_jwt", "_jwt_extended_jwt_user")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # Longer query strings are refused (414); the server lets request lines up to 8 KiB through
 # (gunicorn.conf.py, deploy/nginx.conf) so that the refusal is this problem JSON.

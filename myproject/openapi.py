@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import flask_smorest
-from flask import request
+from flask import g, request
 from flask_jwt_extended import jwt_required
 from flask_smorest.utils import prepare_response
 from marshmallow import Schema, fields
@@ -24,6 +24,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 MAX_INT4 = 2**31 - 1
 BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+# The view attribute naming the scope an API key needs (``Blueprint.authenticated``).
+API_KEY_SCOPE = "api_key_scope"
+KEYS = "A JWT access token, or an API key (mp_...) where an x-api-key-scope it holds is named."
 
 
 def _header(description: str, schema: dict[str, Any], *, required: bool = False) -> dict[str, Any]:
@@ -146,7 +149,8 @@ class Api(flask_smorest.Api):
         app.url_map.converters["int4"] = Int4Converter
         super().init_app(app, *args, **kwargs)
         self.spec.components.security_scheme(
-            "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            "bearerAuth",
+            {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": KEYS},
         )
         self.ma_plugin.converter.add_attribute_function(component_reference)
 
@@ -223,17 +227,36 @@ class Blueprint(flask_smorest.Blueprint):
 
         return decorator
 
-    def authenticated(self, *, refresh: bool = False, optional: bool = False) -> Callable[[F], F]:
-        """Require an access token (``refresh``: a refresh token; ``optional``: accept none);
-        a missing or bad token is a 401. Documented as bearer security."""
+    def authenticated(
+        self,
+        *,
+        refresh: bool = False,
+        optional: bool = False,
+        public: bool = False,
+        scope: str | None = None,
+    ) -> Callable[[F], F]:
+        """Require an access token (``refresh``: a refresh token; ``optional``: accept none;
+        ``public``: anonymous, only an API key is checked); a bad token is a 401. ``scope``: what
+        an API key needs here (none: keys are refused), checked before the view by
+        ``myproject.auth.key_access`` (403). Documented as bearer security."""
 
         def decorator(view: F) -> F:
             if is_guarded(view, self.url_prefix):  # REQUIRE_VERIFIED_EMAIL: 403
-                view = self.alt_response(403, response="FORBIDDEN")(verified_email_required(view))
-            view = jwt_required(refresh=refresh, optional=optional)(view)
-            view = self.alt_response(401, response="UNAUTHORIZED")(view)
-            security = [{}, *BEARER] if optional else BEARER
-            return self.doc(security=security)(view)  # type: ignore[no-any-return]
+                view = verified_email_required(view)  # type: ignore[assignment]
+            checked = view if public else jwt_required(refresh=refresh, optional=optional)(view)
+
+            @functools.wraps(view)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                # A key's scope was checked before the view; a JWT is checked here.
+                return (view if g.get("api_key_checked") else checked)(*args, **kwargs)
+
+            setattr(wrapper, API_KEY_SCOPE, scope)
+            result: Any = self.alt_response(401, response="UNAUTHORIZED")(wrapper)
+            result = self.alt_response(403, response="FORBIDDEN")(result)  # a key, refused
+            if scope is not None:
+                result = self.doc(**{"x-api-key-scope": scope})(result)
+            security = [{}, *BEARER] if optional or public else BEARER
+            return self.doc(security=security)(result)  # type: ignore[no-any-return]
 
         return decorator
 

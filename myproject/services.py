@@ -55,7 +55,7 @@ def update_user(
     *,
     user: User,
     caller: User,
-    caller_session: LoginSession,
+    caller_session: LoginSession | None,
     changes: dict[str, Any],
     ip: str | None = None,
 ) -> User:
@@ -80,7 +80,7 @@ def update_user(
     if password is not None:
         user.set_password(password)
         # Every other login of this user ends; the caller's own login survives a self-change.
-        keep = caller_session.id if caller.id == user.id else None
+        keep = caller_session.id if caller_session and caller.id == user.id else None
         revoke_user_sessions(user_id=user.id, keep_session_id=keep, commit=False)
     if changes.get("is_active") is False:
         revoke_user_sessions(user_id=user.id, commit=False)

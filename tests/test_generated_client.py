@@ -213,3 +213,37 @@ def test_the_generated_client_is_git_ignored():
     ignored = subprocess.run(["git", "-C", str(root), "check-ignore", "-q", str(target)])
 
     assert ignored.returncode == 0
+
+
+def test_generated_client_lists_logins_and_creates_a_key(server, generated):
+    models = importlib.import_module(f"{PACKAGE}.models")
+    anonymous = generated.Client(base_url=server.url, raise_on_unexpected_status=True)
+    api(generated, "users.post_api_users").sync(
+        client=anonymous,
+        body=models.UserCreate(username="dora", email="dora@example.com", password=PASSWORD),
+    )
+    login = api(generated, "auth.post_auth_token").sync(
+        client=anonymous, body=models.Login(username="dora", password=PASSWORD)
+    )
+    signed_in = generated.AuthenticatedClient(
+        base_url=server.url, token=login.access_token, raise_on_unexpected_status=True
+    )
+
+    sessions = api(generated, "sessions.get_auth_sessions").sync(client=signed_in)
+    assert [type(s).__name__ for s in sessions] == ["LoginSession"]
+    assert sessions[0].current is True
+    created = api(generated, "api_keys.post_auth_api_keys").sync_detailed(
+        client=signed_in,
+        body=models.ApiKeyCreate.from_dict({"name": "ci", "scopes": ["users:read"]}),
+    )
+    assert created.status_code == 201
+    key = created.parsed
+    assert key.token.startswith("mp_") and key.prefix == key.token[:8]
+    listed = api(generated, "api_keys.get_auth_api_keys").sync(client=signed_in)
+    assert [k.id for k in listed] == [key.id]
+
+    keyed = generated.AuthenticatedClient(base_url=server.url, token=key.token)
+    me = api(generated, "users.get_api_users_me").sync(client=keyed)
+    assert isinstance(me, models.User) and me.username == "dora"
+    refused = api(generated, "api_keys.get_auth_api_keys").sync_detailed(client=keyed)
+    assert refused.status_code == 403

@@ -17,6 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "myproject"
 DOMAIN = (
     "myproject.services",
     "myproject.accounts",
+    "myproject.api_keys",
     "myproject.models",
     "myproject.jobs",
     "myproject.caching",

@@ -31,6 +31,7 @@ TABLES = {
     "password_resets",
     "outbox_emails",
     "email_verifications",
+    "api_keys",
 }
 
 

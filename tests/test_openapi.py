@@ -212,7 +212,11 @@ def test_other_user_reads_name_one_schema(spec, path, schema):
 def test_every_201_documents_its_location(spec):
     created = [(name, r) for name, status, r in responses(spec) if status == "201"]
 
-    assert {name for name, _ in created} == {"POST /api/items", "POST /api/users"}
+    assert {name for name, _ in created} == {
+        "POST /api/items",
+        "POST /api/users",
+        "POST /auth/api-keys",
+    }
     for name, response in created:
         assert headers_of(spec, response)["Location"]["required"] is True, name
 

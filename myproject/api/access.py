@@ -28,9 +28,9 @@ def optional_caller() -> User | None:
     return caller
 
 
-def caller_session() -> LoginSession:
-    """The login session of the token that authenticated this request."""
-    session: LoginSession = g.caller_session
+def caller_session() -> LoginSession | None:
+    """The login session of the token that authenticated this request (None for an API key)."""
+    session: LoginSession | None = g.get("caller_session")
     return session
 
 

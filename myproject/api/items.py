@@ -26,6 +26,7 @@ blp = Blueprint("items", __name__, url_prefix="/api/items", description="Items")
 
 @blp.route("")
 class Items(MethodView):
+    @blp.authenticated(public=True, scope="items:read")
     @cached_get()
     @blp.arguments(ItemListQuerySchema(), location="query")
     @blp.response(200, ItemSchema(many=True), headers=LIST_HEADERS)
@@ -34,7 +35,7 @@ class Items(MethodView):
         """List items, newest first by default"""
         return list_items(args)
 
-    @blp.authenticated()
+    @blp.authenticated(scope="items:write")
     @idempotent(blp)
     @blp.body(ItemCreateSchema())
     @blp.response(201, ItemSchema, headers=ETAG_HEADER)
@@ -46,6 +47,7 @@ class Items(MethodView):
 
 @blp.route("/<int4:item_id>")
 class ItemById(MethodView):
+    @blp.authenticated(public=True, scope="items:read")
     @cached_get()
     @blp.if_none_match
     @blp.response(200, ItemSchema, headers=ETAG_HEADER)
@@ -54,7 +56,7 @@ class ItemById(MethodView):
         """Get an item"""
         return item_response(get_item(item_id))
 
-    @blp.authenticated()
+    @blp.authenticated(scope="items:write")
     @blp.body(ItemCreateSchema())
     @blp.if_match
     @blp.response(200, ItemSchema, headers=ETAG_HEADER)
@@ -64,7 +66,7 @@ class ItemById(MethodView):
         item = services.update_item(item=get_item_for_write(item_id), fields=fields)
         return item_response(item)
 
-    @blp.authenticated()
+    @blp.authenticated(scope="items:write")
     @blp.body(ItemUpdateSchema())
     @blp.if_match
     @blp.response(200, ItemSchema, headers=ETAG_HEADER)
@@ -74,7 +76,7 @@ class ItemById(MethodView):
         item = services.update_item(item=get_item_for_write(item_id), fields=fields)
         return item_response(item)
 
-    @blp.authenticated()
+    @blp.authenticated(scope="items:write")
     @blp.if_match
     @blp.response(204)
     @blp.errors(403, 404)

@@ -21,6 +21,7 @@ from myproject.api.idempotency import idempotent
 from myproject.api.listing import list_items
 from myproject.api.pagination import Ordering, paginate
 from myproject.api.responses import created_response, json_response, user_response
+from myproject.auth.key_access import refuse_for_keys
 from myproject.extensions import limiter
 from myproject.models import User
 from myproject.openapi import LIST_HEADERS, Blueprint
@@ -41,6 +42,7 @@ blp = Blueprint("users", __name__, url_prefix="/api", description="Users")
 
 @blp.route("/users")
 class Users(MethodView):
+    @blp.authenticated(public=True, scope="users:read")
     @cached_get()
     @blp.arguments(UserListQuerySchema(), location="query")
     @blp.response(200, UserPublicSchema(many=True), headers=LIST_HEADERS)
@@ -71,7 +73,7 @@ class Users(MethodView):
 
 @blp.route("/users/<int4:user_id>")
 class UserById(MethodView):
-    @blp.authenticated(optional=True)
+    @blp.authenticated(optional=True, scope="users:read")
     @cached_get(anonymous_only=True)
     @blp.response(200, USER_EITHER)
     @blp.doc(description="Public representation, or private for the user themself or an admin.")
@@ -81,12 +83,14 @@ class UserById(MethodView):
         user = get_user(user_id)
         return user_response(user, private=is_self_or_admin(optional_caller(), user))
 
-    @blp.authenticated()
+    @blp.authenticated(scope="users:write")
     @blp.body(UserUpdateSchema())
     @blp.response(200, UserSchema)
     @blp.errors(403, 404, 409)
     def patch(self, changes: dict[str, Any], user_id: int) -> Any:
         """Update a user (self or admin)"""
+        if {"password", "current_password", "email"} & changes.keys():
+            refuse_for_keys("change a password or an email address")
         user = services.update_user(
             user=get_user_for_write(user_id),
             caller=current_user,
@@ -107,7 +111,7 @@ class UserById(MethodView):
 
 @blp.route("/users/me")
 class Me(MethodView):
-    @blp.authenticated()
+    @blp.authenticated(scope="users:read")
     @blp.response(200, UserSchema)
     @blp.errors()
     def get(self) -> Any:
@@ -117,6 +121,7 @@ class Me(MethodView):
 
 @blp.route("/users/<int4:user_id>/items")
 class UserItems(MethodView):
+    @blp.authenticated(public=True, scope="items:read")
     @cached_get()
     @blp.arguments(ItemFilterQuerySchema(), location="query")
     @blp.response(200, ItemSchema(many=True), headers=LIST_HEADERS)
@@ -129,7 +134,7 @@ class UserItems(MethodView):
 
 @blp.route("/protected")
 class Protected(MethodView):
-    @blp.authenticated()
+    @blp.authenticated(scope="users:read")
     @blp.response(200, ProtectedSchema)
     @blp.errors()
     def get(self) -> Any:

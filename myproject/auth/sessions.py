@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app, g
+from flask import current_app, g, request
 from flask_jwt_extended import create_access_token, create_refresh_token, get_jti
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from myproject.accounts import revoke_session
 from myproject.extensions import db
@@ -16,6 +16,9 @@ from myproject.models import LoginSession, User
 from myproject.models.base import utcnow
 from myproject.models.user import password_hash_method
 from myproject.passwords import hash_password, verify_password
+from myproject.ratelimit import client_address
+
+TOUCH_EVERY = timedelta(seconds=60)  # a login's last_used_at moves at most this often
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,9 @@ def start_session(*, user: User) -> TokenPair:
     lifetime = current_app.config["JWT_REFRESH_TOKEN_EXPIRES"]
     if not isinstance(lifetime, timedelta):
         lifetime = timedelta(seconds=int(lifetime))
-    session = LoginSession(user_id=user.id, refresh_jti="pending", expires_at=utcnow() + lifetime)
+    session = LoginSession(
+        user_id=user.id, refresh_jti="pending", expires_at=utcnow() + lifetime, **_whereabouts()
+    )
     db.session.add(session)
     db.session.flush()
     pair, session.refresh_jti = _issue(user, session.id)
@@ -105,7 +110,7 @@ def rotate_refresh(*, user: User, session: LoginSession, presented_jti: str) -> 
         update(LoginSession)
         .where(LoginSession.id == session.id, LoginSession.refresh_jti == presented_jti)
         .where(LoginSession.revoked_at.is_(None))
-        .values(refresh_jti=new_jti, updated_at=utcnow())
+        .values(refresh_jti=new_jti, updated_at=utcnow(), **_whereabouts())
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -143,6 +148,40 @@ def load_caller(jwt_payload: dict[str, Any]) -> bool:
     if jwt_payload.get("type") == "refresh" and jwt_payload.get("jti") != session.refresh_jti:
         revoke_session(session_id=session.id)
         return True
+    if jwt_payload.get("type") == "access":
+        _touch(session)
     g.caller = user
     g.caller_session = session
     return False
+
+
+def _whereabouts() -> dict[str, Any]:
+    """Where a login or refresh comes from: the address as the rate limiter sees it."""
+    agent = "".join(c for c in request.headers.get("User-Agent", "") if c.isprintable())
+    return {
+        "last_used_at": utcnow(),
+        "ip": client_address()[:64],
+        "user_agent": agent[:255] or None,
+    }
+
+
+def _touch(session: LoginSession) -> None:
+    """Move ``last_used_at`` when it is over a minute old: the row is loaded on every request
+    anyway, so the comparison is free, and the conditional UPDATE makes concurrent requests
+    of one login write it once."""
+    moment = utcnow()
+    if session.last_used_at is not None and session.last_used_at > moment - TOUCH_EVERY:
+        return
+    db.session.execute(
+        update(LoginSession)
+        .where(LoginSession.id == session.id)
+        .where(
+            or_(
+                LoginSession.last_used_at.is_(None),
+                LoginSession.last_used_at <= moment - TOUCH_EVERY,
+            )
+        )
+        .values(last_used_at=moment)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()

@@ -16,6 +16,7 @@ from celery import Task, shared_task
 from flask import current_app
 from sqlalchemy import delete
 
+from myproject.api_keys import purge_expired_keys
 from myproject.extensions import db
 from myproject.idempotency import LIFETIME as IDEMPOTENCY_LIFETIME
 from myproject.jobs import emails, mail, outbox
@@ -76,6 +77,7 @@ def purge_expired() -> dict[str, int]:
     retention = timedelta(days=current_app.config["OUTBOX_RETENTION_DAYS"])
     statements: dict[str, Any] = {
         "login_sessions": delete(LoginSession).where(LoginSession.expires_at < now),
+        "api_keys": purge_expired_keys(now),
         "password_resets": delete(PasswordReset).where(
             (PasswordReset.expires_at < now) | PasswordReset.used_at.is_not(None)
         ),

@@ -1,3 +1,4 @@
+from myproject.models.api_key import ApiKey
 from myproject.models.base import CRUDMixin, Model, TimestampMixin, TimestampModel
 from myproject.models.email_verification import EmailVerification
 from myproject.models.idempotency import IdempotencyKey
@@ -8,6 +9,7 @@ from myproject.models.session import LoginSession
 from myproject.models.user import User
 
 __all__ = [
+    "ApiKey",
     "CRUDMixin",
     "EmailVerification",
     "IdempotencyKey",

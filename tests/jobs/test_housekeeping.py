@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from myproject.jobs import tasks
 from myproject.models import (
+    ApiKey,
     EmailVerification,
     IdempotencyKey,
     LoginSession,
@@ -43,6 +44,17 @@ def rows(db, user):
             ),
             IdempotencyKey(scope="s", key="old", fingerprint="f", created_at=now - 25 * HOUR),
             IdempotencyKey(scope="s", key="new", fingerprint="f", created_at=now - HOUR),
+            *(
+                ApiKey(
+                    user_id=user.id,
+                    name=name,
+                    token_hash=name * 64,
+                    prefix="mp_abcde",
+                    scopes="items:read",
+                    expires_at=expires,
+                )
+                for name, expires in (("x", now - HOUR), ("y", now + HOUR))
+            ),
         ]
     )
     for status in ("sent", "failed"):
@@ -64,13 +76,14 @@ def test_housekeeping_purges_only_what_expired(db, rows):
 
     assert purged == {
         "login_sessions": 1,
+        "api_keys": 1,
         "password_resets": 1,
         "email_verifications": 1,
         "idempotency_keys": 1,
         "outbox_emails": 1,
     }
-    tables = (LoginSession, PasswordReset, EmailVerification, IdempotencyKey)
-    assert [count(db, model) for model in tables] == [1] * 4
+    kept = (LoginSession, ApiKey, PasswordReset, EmailVerification, IdempotencyKey)
+    assert [count(db, model) for model in kept] == [1] * 5
     assert db.session.scalars(select(OutboxEmail.status)).all() == ["failed"]
 
 
