@@ -14,6 +14,7 @@ from flask import current_app
 from sqlalchemy import delete, func, select, update
 from webargs.flaskparser import abort  # flask_smorest.abort, with its NoReturn type
 
+from myproject import security_events
 from myproject.accounts import derive_reset_token, hash_token, revoke_user_sessions
 from myproject.extensions import db
 from myproject.jobs import emails, outbox
@@ -73,6 +74,7 @@ def update_user(
                 errors={"json": {"current_password": ["Must be your current password."]}},
             )
     _ensure_unique(username=changes.get("username"), email=changes.get("email"), exclude_id=user.id)
+    before = {name: getattr(user, name) for name in (*changes, "email")}
     user.update(**changes, commit=False)
     if password is not None:
         user.set_password(password)
@@ -81,12 +83,23 @@ def update_user(
         revoke_user_sessions(user_id=user.id, keep_session_id=keep, commit=False)
     if changes.get("is_active") is False:
         revoke_user_sessions(user_id=user.id, commit=False)
+    changed = [name for name in changes if getattr(user, name) != before[name]]
+    security_events.record_user_changes(
+        user=user,
+        actor=caller,
+        changed=[*changed, *(["password"] if password is not None else [])],
+        old_email=before["email"],
+    )
     db.session.commit()
     return user
 
 
-def delete_user(*, user: User) -> None:
-    """Delete the user; their items and login sessions go with them (ON DELETE CASCADE)."""
+def delete_user(*, user: User, actor: User | None = None) -> None:
+    """Delete the user; their items and login sessions go with them (ON DELETE CASCADE).
+    Their security events stay (``actor``: who deleted them)."""
+    security_events.record(
+        security_events.USER_DELETED, user_id=user.id, actor_id=actor.id if actor else None
+    )
     user.delete(commit=False)
     db.session.commit()
 
@@ -122,6 +135,7 @@ def request_password_reset(*, email: str) -> None:
     outbox.add_email(
         kind=emails.PASSWORD_RESET, user_id=user.id, password_reset_id=reset.id, nonce=nonce
     )
+    security_events.record(security_events.PASSWORD_RESET_REQUESTED, user_id=user.id)
     db.session.commit()
 
 
@@ -149,6 +163,7 @@ def confirm_password_reset(*, token: str, password: str) -> None:
         abort(400, message=INVALID_RESET_TOKEN)
     user.set_password(password)
     revoke_user_sessions(user_id=user.id, commit=False)
+    security_events.record(security_events.PASSWORD_RESET, user_id=user.id)
     db.session.commit()
 
 

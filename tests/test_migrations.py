@@ -30,6 +30,7 @@ TABLES = {
     "idempotency_keys",
     "password_resets",
     "outbox_emails",
+    "security_events",
 }
 
 
