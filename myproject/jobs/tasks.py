@@ -67,6 +67,10 @@ def housekeeping_task() -> dict[str, int]:
 
 @shared_task(name="myproject.purge_security_events")
 def purge_security_events_task() -> int:
+    return purge_security_events()
+
+
+def purge_security_events() -> int:
     """Daily: the security events past ``SECURITY_EVENTS_DAYS`` go."""
     purged = security_events.purge(older_than_days=current_app.config["SECURITY_EVENTS_DAYS"])
     log.info("security events: purged %s older than the retention", purged)

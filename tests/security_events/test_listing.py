@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from myproject.models.security_event import SecurityEvent, security_event_dict
+from myproject.models.resource import resource_of
+from myproject.models.security_event import SECURITY_EVENTS, SecurityEvent, security_event_dict
 from myproject.schemas.security_event import SecurityEventSchema
 from myproject.security_events import TYPES
 from tests.security_events.support import AGENT, ALL, MINE, links, listing, types
@@ -136,3 +137,9 @@ def test_the_openapi_document_lists_the_types_once(client):
         "user",
         "type",
     }
+
+
+def test_security_events_are_a_declared_append_only_private_resource():
+    assert resource_of("security_events") is SECURITY_EVENTS
+    assert SECURITY_EVENTS.append_only and SECURITY_EVENTS.private
+    assert SECURITY_EVENTS.view is None  # listed only: no URL per event

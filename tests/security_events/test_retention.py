@@ -19,7 +19,7 @@ def test_events_past_the_retention_are_purged(app, session, user, monkeypatch):
         session.add(SecurityEvent(type="login", user_id=user.id, created_at=now - timedelta(days)))
     session.commit()
 
-    assert tasks.purge_security_events_task() == 1
+    assert tasks.purge_security_events() == 1
 
     kept = session.scalars(select(SecurityEvent.created_at).order_by(SecurityEvent.id)).all()
     assert kept == [now - timedelta(29), now]
@@ -32,5 +32,5 @@ def test_the_retention_defaults_to_a_year(app):
 def test_beat_purges_daily(app):
     entry = celery_settings(app.config)["beat_schedule"]["purge-security-events"]
 
-    assert entry["task"] == "myproject.purge_security_events"
+    assert entry["task"] == tasks.purge_security_events_task.name
     assert entry["schedule"] == 24 * 3600
