@@ -42,7 +42,7 @@ def test_the_account_shows_the_recent_security_events(mode, open_spa, stack):
     expect(events.first).to_contain_text("Failed sign-in")
     expect(events.first).to_contain_text("wrong password")
     expect(events).to_have_count(2)
-    expect(page.locator("#events-note")).to_have_text("2 most recent of 2")
+    expect(page.locator("#events-note")).to_have_text("The newest 2 of 2")
 
 
 @pytest.mark.parametrize("mode", MODES)

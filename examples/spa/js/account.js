@@ -118,7 +118,7 @@ async function loadEvents(load) {
     const events = await response.json();
     if (load !== loads) return;
     const total = Number(response.headers.get("X-Total-Count"));
-    note.textContent = `${Math.min(total, RECENT)} most recent of ${total}`;
+    note.textContent = `The newest ${Math.min(total, RECENT)} of ${total}`;
     $("#event-table tbody").replaceChildren(...events.map(eventRow));
   } catch (error) {
     if (load !== loads) return;
