@@ -81,7 +81,7 @@ def init_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from myproject import errors, health
-    from myproject.api import docs, items, users
+    from myproject.api import docs, items, security_events, users
     from myproject.auth import devices, keys, password_reset, verify_email
     from myproject.auth import routes as auth_routes
 
@@ -102,6 +102,8 @@ def register_blueprints(app: Flask) -> None:
     # The REST resources.
     ext.api.register_blueprint(users.blp)
     ext.api.register_blueprint(items.blp)
+    # The security event log (and the origin of each request, which its events carry).
+    ext.api.register_blueprint(security_events.blp)
     # Offline Swagger UI assets.
     app.register_blueprint(docs.bp)
     # Operations: Prometheus metrics (a plain Flask blueprint: not in the OpenAPI document).

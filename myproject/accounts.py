@@ -17,6 +17,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import delete, select, update
 
+from myproject import security_events
 from myproject.extensions import db
 from myproject.models import EmailVerification, LoginSession, OutboxEmail, PasswordReset, User
 from myproject.models.base import utcnow
@@ -85,6 +86,7 @@ def bind_password_reset(row: OutboxEmail) -> User | None:
     older unused resets (their unsent emails go with them) and record this one on ``row``.
     None, with nothing recorded, for an unknown or inactive address."""
     email = (row.data or {}).get("email")
+    origin = (row.data or {}).get("origin") or {}
     row.data = None  # the address asked for is kept no longer than this
     # Locking the user serialises concurrent jobs, so only the newest token stays live.
     user = None
@@ -106,6 +108,13 @@ def bind_password_reset(row: OutboxEmail) -> User | None:
     db.session.add(reset)
     db.session.flush()
     row.user_id, row.password_reset_id = user.id, reset.id
+    # Recorded here, not in the request: known and unknown addresses cost the request the same.
+    security_events.record(
+        security_events.PASSWORD_RESET_REQUESTED,
+        user_id=user.id,
+        ip=origin.get("ip"),
+        user_agent=origin.get("user_agent"),
+    )
     return user
 
 

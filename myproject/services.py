@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from webargs.flaskparser import abort  # flask_smorest.abort, with its NoReturn type
 
-from myproject import verification
+from myproject import security_events, verification
 from myproject.accounts import hash_token, invalidate_tokens, revoke_user_sessions
 from myproject.extensions import db
 from myproject.jobs import emails, outbox
@@ -76,6 +76,7 @@ def update_user(
     email_changes = new_email is not None and new_email.strip().lower() != old_email
     _check_current_password(user, caller, current_password, password is not None or email_changes)
     _ensure_unique(username=changes.get("username"), email=new_email, exclude_id=user.id)
+    before = {name: getattr(user, name) for name in (*changes, "email")}
     user.update(**changes, commit=False)
     if password is not None:
         user.set_password(password)
@@ -92,6 +93,13 @@ def update_user(
         verification.issue(user=user)
     if password is not None:
         notify(user=user, change="password", to=old_email, ip=ip)
+    changed = [name for name in changes if getattr(user, name) != before[name]]
+    security_events.record_user_changes(
+        user=user,
+        actor=caller,
+        changed=[*changed, *(["password"] if password is not None else [])],
+        old_email=before["email"],
+    )
     db.session.commit()
     return user
 
@@ -118,8 +126,12 @@ def notify(*, user: User, change: str, to: str, ip: str | None) -> None:
     outbox.add_email(kind=emails.ACCOUNT_NOTICE, user_id=user.id, data=data)
 
 
-def delete_user(*, user: User) -> None:
-    """Delete the user; their items and login sessions go with them (ON DELETE CASCADE)."""
+def delete_user(*, user: User, actor: User | None = None) -> None:
+    """Delete the user; their items and login sessions go with them (ON DELETE CASCADE).
+    Their security events stay (``actor``: who deleted them)."""
+    security_events.record(
+        security_events.USER_DELETED, user_id=user.id, actor_id=actor.id if actor else None
+    )
     user.delete(commit=False)
     db.session.commit()
 
@@ -133,7 +145,7 @@ def request_password_reset(*, email: str) -> None:
         kind=emails.PASSWORD_RESET,
         user_id=None,
         nonce=secrets.token_urlsafe(32),
-        data={"email": email.strip().lower()},
+        data={"email": email.strip().lower(), "origin": security_events.current_origin_dict()},
     )
     db.session.commit()
 
@@ -165,6 +177,7 @@ def confirm_password_reset(*, token: str, password: str, ip: str | None = None) 
     revoke_user_sessions(user_id=user.id, commit=False)
     invalidate_tokens(user_id=user.id)
     notify(user=user, change="password_reset", to=user.email, ip=ip)
+    security_events.record(security_events.PASSWORD_RESET, user_id=user.id)
     db.session.commit()
 
 

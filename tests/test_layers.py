@@ -23,6 +23,7 @@ DOMAIN = (
     "myproject.caching",
     "myproject.idempotency",
     "myproject.events",
+    "myproject.security_events",
 )
 HTTP = (
     "myproject.api",

@@ -32,6 +32,7 @@ TABLES = {
     "outbox_emails",
     "email_verifications",
     "api_keys",
+    "security_events",
 }
 
 

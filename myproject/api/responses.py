@@ -73,7 +73,7 @@ def created_response(created: Any) -> Response:
     """The 201 answer for a new row of a declared resource, with its ``Location``: also what
     an idempotent retry replays."""
     resource = resource_of(created.__tablename__)
-    if resource is None:
-        raise TypeError(f"{type(created).__name__} is not a declared resource")
+    if resource is None or resource.view is None or resource.id_arg is None:
+        raise TypeError(f"{type(created).__name__} is not a resource with URLs of its own")
     location = url_for(resource.view, _external=True, **{resource.id_arg: created.id})
     return representation(resource, created, 201, {"Location": location})

@@ -105,7 +105,7 @@ class UserById(MethodView):
     @blp.errors(403, 404)
     def delete(self, user_id: int) -> Any:
         """Delete a user and their items (self or admin)"""
-        services.delete_user(user=get_user_for_write(user_id))
+        services.delete_user(user=get_user_for_write(user_id), actor=current_user)
         return "", 204
 
 

@@ -9,6 +9,7 @@ from flask.views import MethodView
 from flask_jwt_extended import get_jwt, set_access_cookies, set_refresh_cookies, unset_jwt_cookies
 from webargs.flaskparser import abort  # flask_smorest.abort, with its NoReturn type
 
+from myproject import security_events
 from myproject.accounts import revoke_session, revoke_user_sessions
 from myproject.auth import callbacks  # noqa: F401  (registers the JWT callbacks)
 from myproject.auth.callbacks import WWW_AUTHENTICATE
@@ -81,7 +82,13 @@ class Logout(MethodView):
     @blp.errors()
     def post(self) -> Any:
         """End this login: its access and refresh tokens stop working"""
-        revoke_session(session_id=g.caller_session.id)
+        security_events.record(
+            security_events.LOGOUT,
+            user_id=g.caller.id,
+            actor_id=g.caller.id,
+            detail={"session_id": g.caller_session.id},
+        )
+        revoke_session(session_id=g.caller_session.id)  # commits the event with the revocation
         return _no_content()
 
 
@@ -92,7 +99,10 @@ class LogoutAll(MethodView):
     @blp.errors()
     def post(self) -> Any:
         """End every login of the caller"""
-        revoke_user_sessions(user_id=g.caller.id)
+        security_events.record(
+            security_events.LOGOUT_ALL, user_id=g.caller.id, actor_id=g.caller.id
+        )
+        revoke_user_sessions(user_id=g.caller.id)  # commits the event with the revocation
         return _no_content()
 
 

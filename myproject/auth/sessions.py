@@ -10,6 +10,7 @@ from flask import current_app, g, request
 from flask_jwt_extended import create_access_token, create_refresh_token, get_jti
 from sqlalchemy import or_, select, update
 
+from myproject import security_events
 from myproject.accounts import revoke_session
 from myproject.extensions import db
 from myproject.models import LoginSession, User
@@ -58,7 +59,14 @@ def authenticate(*, login: str, password: str) -> User | None:
     if user is None:
         verify_password(_dummy_hash(), password)
         return None
-    if not user.check_password(password) or not user.is_active:
+    password_ok = user.check_password(password)
+    if not password_ok or not user.is_active:
+        # An existing account only: an unknown name has nobody to record it for.
+        reason = "inactive" if password_ok else "wrong_password"
+        security_events.record(
+            security_events.LOGIN_FAILED, user_id=user.id, detail={"reason": reason}
+        )
+        db.session.commit()
         return None
     if user.password_needs_rehash():
         user.set_password(password)
@@ -96,6 +104,9 @@ def start_session(*, user: User) -> TokenPair:
     db.session.add(session)
     db.session.flush()
     pair, session.refresh_jti = _issue(user, session.id)
+    security_events.record(
+        security_events.LOGIN, user_id=user.id, actor_id=user.id, detail={"session_id": session.id}
+    )
     db.session.commit()
     return pair
 
@@ -115,10 +126,18 @@ def rotate_refresh(*, user: User, session: LoginSession, presented_jti: str) -> 
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         db.session.rollback()
-        revoke_session(session_id=session.id)
+        _reuse_detected(user_id=user.id, session_id=session.id)
         return None
     db.session.commit()
     return pair
+
+
+def _reuse_detected(*, user_id: int, session_id: int) -> None:
+    """A spent refresh token came back: record it, and end the login (one transaction)."""
+    security_events.record(
+        security_events.TOKEN_REUSE_DETECTED, user_id=user_id, detail={"session_id": session_id}
+    )
+    revoke_session(session_id=session_id)
 
 
 def load_caller(jwt_payload: dict[str, Any]) -> bool:
@@ -146,7 +165,7 @@ def load_caller(jwt_payload: dict[str, Any]) -> bool:
     if not user.is_active or session.revoked_at is not None:
         return True
     if jwt_payload.get("type") == "refresh" and jwt_payload.get("jti") != session.refresh_jti:
-        revoke_session(session_id=session.id)
+        _reuse_detected(user_id=user.id, session_id=session.id)
         return True
     if jwt_payload.get("type") == "access":
         _touch(session)

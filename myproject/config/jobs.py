@@ -34,6 +34,8 @@ class JobsAndEmailSettings:
         self.OUTBOX_RELAY_INTERVAL = env_int("OUTBOX_RELAY_INTERVAL", 30, minimum=1)
         self.OUTBOX_LEASE = env_int("OUTBOX_LEASE", 120, minimum=1)
         self.OUTBOX_RETENTION_DAYS = env_int("OUTBOX_RETENTION_DAYS", 7, minimum=1)
+        # Security events older than this are purged daily by the scheduler.
+        self.SECURITY_EVENTS_DAYS = env_int("SECURITY_EVENTS_DAYS", 365, minimum=1)
         self.PASSWORD_RESET_URL = env_url(
             "PASSWORD_RESET_URL", "http://localhost:5173/reset-password", ("http", "https")
         )

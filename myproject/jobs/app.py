@@ -20,6 +20,7 @@ from myproject.config import ConfigError, instance_path, load_config
 from myproject.jobs import outbox, tasks
 
 HOUSEKEEPING_EVERY = 3600.0
+SECURITY_EVENTS_PURGE_EVERY = 86400.0
 
 
 def init_app(app: Flask) -> Celery:
@@ -114,6 +115,11 @@ def celery_settings(config: Any) -> dict[str, Any]:
                 "task": "myproject.housekeeping",
                 "schedule": HOUSEKEEPING_EVERY,
                 "options": {"expires": HOUSEKEEPING_EVERY},
+            },
+            "purge-security-events": {
+                "task": "myproject.purge_security_events",
+                "schedule": SECURITY_EVENTS_PURGE_EVERY,
+                "options": {"expires": SECURITY_EVENTS_PURGE_EVERY},
             },
         },
         "beat_schedule_filename": beat_schedule_path(config),

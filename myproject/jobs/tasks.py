@@ -16,6 +16,7 @@ from celery import Task, shared_task
 from flask import current_app
 from sqlalchemy import delete
 
+from myproject import security_events
 from myproject.api_keys import purge_expired_keys
 from myproject.extensions import db
 from myproject.idempotency import LIFETIME as IDEMPOTENCY_LIFETIME
@@ -69,6 +70,18 @@ def relay_outbox_task() -> int:
 @shared_task(name="myproject.housekeeping")
 def housekeeping_task() -> dict[str, int]:
     return purge_expired()
+
+
+@shared_task(name="myproject.purge_security_events")
+def purge_security_events_task() -> int:
+    return purge_security_events()
+
+
+def purge_security_events() -> int:
+    """Daily: the security events past ``SECURITY_EVENTS_DAYS`` go."""
+    purged = security_events.purge(older_than_days=current_app.config["SECURITY_EVENTS_DAYS"])
+    log.info("security events: purged %s older than the retention", purged)
+    return purged
 
 
 def purge_expired() -> dict[str, int]:

@@ -5,6 +5,7 @@ from myproject.models.idempotency import IdempotencyKey
 from myproject.models.item import Item
 from myproject.models.outbox import OutboxEmail
 from myproject.models.password_reset import PasswordReset
+from myproject.models.security_event import SecurityEvent
 from myproject.models.session import LoginSession
 from myproject.models.user import User
 
@@ -18,6 +19,7 @@ __all__ = [
     "Model",
     "OutboxEmail",
     "PasswordReset",
+    "SecurityEvent",
     "TimestampMixin",
     "TimestampModel",
     "User",

@@ -3,7 +3,8 @@
 Generic code reads the declarations instead of keeping its own list of tables: the response
 cache (``cached``), idempotent POSTs (``idempotent_creates``), the 201 answer and ETag
 (``serialize``, ``view``, ``etag``, ``private``), problem details (``not_found``,
-``forbidden``, ``unique``) and Socket.IO (``broadcast``).
+``forbidden``, ``unique``), Socket.IO (``broadcast``) and the append-only guard
+(``append_only``: the ORM refuses to update or delete such rows).
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 _DECLARED: dict[str, Resource] = {}
 
@@ -31,8 +35,8 @@ class Resource:
     model: type[Any]
     title: str  # "Item": "Item 9 does not exist."
     serialize: Callable[[Any], dict[str, Any]]  # the full representation: the wire shape
-    view: str  # the endpoint of one row ("items.ItemById"): the Location of a created row
-    id_arg: str  # that endpoint's id argument ("item_id")
+    view: str | None  # the endpoint of one row ("items.ItemById"): the Location of a created row
+    id_arg: str | None  # that endpoint's id argument ("item_id"); None: rows are only listed
     forbidden: str  # the 403 detail for a caller who may not change a row
     cached: bool = False  # public reads show it: a committed change invalidates the cache
     idempotent_creates: bool = False  # a POST with Idempotency-Key stores its 201 for replay
@@ -40,6 +44,7 @@ class Resource:
     private: bool = False  # the representation is the owner's own: Cache-Control: no-store
     unique: Mapping[str, str] = field(default_factory=dict)  # constraint -> field (409)
     broadcast: Broadcast | None = None
+    append_only: bool = False  # rows are inserted, never updated or deleted through the ORM
 
     def __post_init__(self) -> None:
         if self.table in _DECLARED:
@@ -63,3 +68,18 @@ def resources() -> Iterator[Resource]:
 def resource_of(table: str) -> Resource | None:
     """The resource stored in ``table``; None for tables that are no resource."""
     return _DECLARED.get(table)
+
+
+class AppendOnlyError(RuntimeError):
+    """A flush would update or delete a row of an ``append_only`` resource."""
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_changes_to_append_only_rows(session: Session, _context: Any, _instances: Any) -> None:
+    # Retention purges with a bulk DELETE statement, which is not an ORM change of a row.
+    for row in (*session.dirty, *session.deleted):
+        resource = resource_of(getattr(row, "__tablename__", ""))
+        if resource is None or not resource.append_only:
+            continue
+        if row in session.deleted or session.is_modified(row):
+            raise AppendOnlyError(f"{resource.table} rows are append-only: {row!r}")

@@ -130,6 +130,10 @@ SCOPES = {
     "GET /api/users/me": "users:read",
     "GET /api/users/<int4:user_id>/items": "items:read",
     "GET /api/protected": "users:read",
+    # The account's security record is read with a login, never with a key (like the logins
+    # and keys themselves).
+    "GET /api/users/me/security-events": None,
+    "GET /api/security-events": None,
 }
 
 
