@@ -26,6 +26,7 @@ from flask import current_app
 from sqlalchemy import delete, func, or_, select, update
 from webargs.flaskparser import abort  # flask_smorest.abort, with its NoReturn type
 
+from myproject import security_events
 from myproject.accounts import hash_token
 from myproject.caching import _call as cache_call
 from myproject.extensions import cache, db
@@ -82,6 +83,13 @@ def create_key(*, user: User, name: str, scopes: list[str], expires_in_days: int
         expires_at=now + timedelta(days=expires_in_days),
         commit=False,
     )
+    db.session.flush()  # the key's id, for its event
+    security_events.record(
+        security_events.API_KEY_CREATED,
+        user_id=user.id,
+        actor_id=user.id,
+        detail={"api_key_id": key.id, "name": name},
+    )
     db.session.commit()
     key.token = token
     return key
@@ -90,6 +98,12 @@ def create_key(*, user: User, name: str, scopes: list[str], expires_in_days: int
 def revoke_key(*, key: ApiKey) -> None:
     """Delete the key; once committed, no instance accepts it any more."""
     token_hash = key.token_hash
+    security_events.record(
+        security_events.API_KEY_REVOKED,
+        user_id=key.user_id,
+        actor_id=key.user_id,
+        detail={"api_key_id": key.id, "name": key.name},
+    )
     key.delete(commit=False)
     db.session.commit()
     _forget(token_hash)

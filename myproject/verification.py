@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy import delete, select, update
 from webargs.flaskparser import abort  # flask_smorest.abort, with its NoReturn type
 
+from myproject import security_events
 from myproject.accounts import derive_verify_token, hash_token
 from myproject.extensions import db
 from myproject.jobs import emails, outbox
@@ -81,4 +82,5 @@ def verify(*, token: str) -> None:
         db.session.rollback()
         abort(400, message=INVALID_TOKEN)
     user.email_verified = True
+    security_events.record(security_events.EMAIL_VERIFIED, user_id=user.id)
     db.session.commit()

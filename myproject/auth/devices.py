@@ -10,6 +10,7 @@ from flask_jwt_extended import current_user
 from sqlalchemy import select
 from webargs.flaskparser import abort  # flask_smorest.abort, with its NoReturn type
 
+from myproject import security_events
 from myproject.accounts import revoke_session
 from myproject.api.responses import json_response
 from myproject.extensions import db
@@ -67,5 +68,11 @@ class SessionById(MethodView):
         )
         if found is None:
             abort(404, message=SESSIONS.not_found(session_id))
-        revoke_session(session_id=session_id)
+        security_events.record(
+            security_events.SESSION_REVOKED,
+            user_id=current_user.id,
+            actor_id=current_user.id,
+            detail={"session_id": session_id},
+        )
+        revoke_session(session_id=session_id)  # commits the event with the revocation
         return "", 204
