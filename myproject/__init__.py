@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask
 
+import myproject.redis_import  # noqa: F401  # first: see its docstring
 from myproject import caching, events, hooks, jobs, metrics, realtime
 from myproject import extensions as ext  # not `api`: the myproject.api package takes that name
 from myproject.config import (
