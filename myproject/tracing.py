@@ -24,15 +24,17 @@ so no export thread crosses a fork; the SDK restarts its thread in a child forke
 from __future__ import annotations
 
 import functools
+from contextvars import ContextVar
 from typing import Any
 
 from celery import Celery, Task
-from celery.signals import task_prerun
+from celery.signals import before_task_publish, task_prerun
 from flask import Flask
 from flask_socketio import SocketIO
 from opentelemetry import propagate, trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.celery import CeleryInstrumentor
+from opentelemetry.instrumentation.celery import utils as celery_utils
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
 from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
@@ -40,6 +42,7 @@ from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import StatusCode
 from sqlalchemy import event, select
 
 from myproject import logs
@@ -49,6 +52,8 @@ from myproject.jobs.outbox import DELIVER_TASK
 from myproject.models import OutboxEmail
 
 TRACER_NAME = "myproject"
+# (task name, task id) of each message the current send_task is publishing.
+_publishing: ContextVar[list[tuple[Any, Any]] | None] = ContextVar("publishing", default=None)
 
 
 class _Process:
@@ -95,6 +100,8 @@ def _provider(config: Any) -> TracerProvider:
     # Ours before the Celery instrumentation's: it picks the parent the task span gets.
     task_prerun.connect(_continue_outbox_trace)
     CeleryInstrumentor().instrument(tracer_provider=provider)
+    before_task_publish.connect(_remember_publish)  # after the instrumentation's
+    Celery.send_task = _ending_failed_publish(Celery.send_task)
     RedisInstrumentor().instrument(tracer_provider=provider)
     event.listen(OutboxEmail, "before_insert", _stamp_traceparent)
     SocketIO._handle_event = _traced_event(provider, SocketIO._handle_event)
@@ -113,6 +120,8 @@ def shutdown() -> None:
     tasks.deliver_email = tasks.deliver_email.__wrapped__  # type: ignore[attr-defined]
     event.remove(OutboxEmail, "before_insert", _stamp_traceparent)
     RedisInstrumentor().uninstrument()
+    Celery.send_task = Celery.send_task.__wrapped__
+    before_task_publish.disconnect(_remember_publish)
     CeleryInstrumentor().uninstrument()
     task_prerun.disconnect(_continue_outbox_trace)
     for tracer in _Process.engine_tracers:
@@ -183,6 +192,40 @@ def _traced_delivery(provider: TracerProvider, deliver: Any) -> Any:
             return deliver(outbox_id)
 
     return traced
+
+
+def _remember_publish(sender: Any = None, headers: Any = None, **_: Any) -> None:
+    pending = _publishing.get()
+    if pending is not None and isinstance(headers, dict):
+        pending.append((sender, headers.get("id")))
+
+
+def _ending_failed_publish(send_task: Any) -> Any:
+    """The Celery instrumentation ends a publish span when the message went out; when the
+    broker refused it (an outage: the outbox relay sends it later) the span would stay the
+    current one, and whenever it is garbage-collected put a stale context back in its thread.
+    End it here instead, as failed."""
+
+    @functools.wraps(send_task)
+    def send(self: Celery, *args: Any, **kwargs: Any) -> Any:
+        token = _publishing.set([])
+        try:
+            return send_task(self, *args, **kwargs)
+        except BaseException as exc:
+            for sender, task_id in _publishing.get() or []:
+                task = celery_utils.retrieve_task_from_sender({"sender": sender})
+                found = celery_utils.retrieve_context(task, task_id, is_publish=True)
+                if found is not None:
+                    span, activation, _ = found
+                    span.record_exception(exc)
+                    span.set_status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}")
+                    activation.__exit__(None, None, None)
+                    celery_utils.detach_context(task, task_id, is_publish=True)
+            raise
+        finally:
+            _publishing.reset(token)
+
+    return send
 
 
 def _traced_event(provider: TracerProvider, handle_event: Any) -> Any:

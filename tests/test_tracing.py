@@ -5,6 +5,7 @@ PostgreSQL and Redis: tests/jobs/test_tracing_worker.py."""
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import logging
@@ -139,6 +140,8 @@ def test_log_lines_carry_the_trace_and_span_ids(traced, receiver, log_format):
     assert register(app.test_client(), f"logged{log_format}").status_code == 201
 
     request = server_span(flushed(app, receiver), "POST /api/users")
+    publish = next(span for span in receiver.spans if span.name.startswith("apply_async/"))
+    assert publish.parent_id == request.span_id  # the publish that failed, ended there
     line = next(line for line in log.getvalue().splitlines() if "not enqueued" in line)
     if log_format == "json":
         entry = json.loads(line)
@@ -146,6 +149,11 @@ def test_log_lines_carry_the_trace_and_span_ids(traced, receiver, log_format):
         assert len(entry["span_id"]) == 16
     else:
         assert f"trace_id={request.trace_id} span_id=" in line
+    # Nothing of that request's trace is left behind in this thread: the next one is a root.
+    gc.collect()
+    forget_spans(app, receiver)
+    assert app.test_client().get("/health").status_code == 200
+    assert server_span(flushed(app, receiver), "GET /health").parent_id == ""
 
 
 def test_socketio_events_are_spans(traced, receiver):
