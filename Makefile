@@ -17,8 +17,8 @@ $(VENV)/.installed: $(BIN)/python setup.py requirements.txt
 	$(BIN)/pip install --quiet -r requirements.txt -e .
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
-	$(BIN)/pip install --quiet -r requirements-dev.txt -e '.[dev]'
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt requirements-otel.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt -e '.[dev,otel]'
 	touch $@
 
 # --debug: app.debug on and the reloader (flask run sets app.debug from the command line, not

@@ -46,6 +46,8 @@ def _app_config_module() -> ModuleType:
     return module
 
 
+# Each worker builds its own app after the fork (no preload_app): what a process owns (its
+# database pool, the tracing export thread of myproject/tracing.py) never crosses a fork.
 wsgi_app = "myproject:create_app()"
 keepalive = 5
 graceful_timeout = 30

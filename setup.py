@@ -46,6 +46,16 @@ setup(
         "email-validator>=2.1,<3",
     ],
     extras_require={
+        # OpenTelemetry tracing, on with OTEL_EXPORTER_OTLP_ENDPOINT (myproject/tracing.py);
+        # requirements-otel.txt pins these with everything they bring.
+        "otel": [
+            "opentelemetry-sdk>=1.45,<2",
+            "opentelemetry-exporter-otlp-proto-http>=1.45,<2",
+            "opentelemetry-instrumentation-flask>=0.66b1",
+            "opentelemetry-instrumentation-sqlalchemy>=0.66b1",
+            "opentelemetry-instrumentation-redis>=0.66b1",
+            "opentelemetry-instrumentation-celery>=0.66b1",
+        ],
         "dev": [
             "pytest>=8",
             "pytest-cov>=5",

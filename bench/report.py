@@ -50,6 +50,11 @@ SCENARIOS = {
     "list_p1_hot_limits_on": "list_p1_hot again, likewise",
     "item_hot_limits_off": "item_hot with ours restarted with RATELIMIT_ENABLED=false",
     "list_p1_hot_limits_off": "list_p1_hot, likewise (the reference for what limits cost)",
+    "item_hot_tracing_off": "item_hot with ours restarted as production runs it: tracing off",
+    "item_uncached_tracing_off": "item_uncached, likewise",
+    "item_hot_tracing_on": "item_hot with ours restarted with OTEL_EXPORTER_OTLP_ENDPOINT "
+    "(spans to bench/otlp_sink.py, which drops them)",
+    "item_uncached_tracing_on": "item_uncached, likewise (a request span and its SQL spans)",
 }
 READS = [
     "item_uncached",
@@ -70,6 +75,12 @@ LIMITS = [
     "list_p1_hot_limits_on",
     "item_hot_limits_off",
     "list_p1_hot_limits_off",
+]
+TRACING = [
+    "item_hot_tracing_off",
+    "item_hot_tracing_on",
+    "item_uncached_tracing_off",
+    "item_uncached_tracing_on",
 ]
 
 
@@ -196,7 +207,7 @@ def scenario_table(runs: list[dict[str, str]], group: str) -> list[str]:
         "| floor req/s | floor p50 ms | floor p99 ms | floor non-2xx | ours/floor req/s |"
     )
     lines = [head, "|" + " --- |" * 10]
-    for scenario in READS + WRITES + ["login"] + LIMITS:
+    for scenario in READS + WRITES + ["login"] + LIMITS + TRACING:
         ours = by_key.get((scenario, "ours"))
         floor = by_key.get((scenario, "floor"))
         if ours is None and floor is None:
@@ -222,7 +233,7 @@ def cpu_table(runs: list[dict[str, str]], group: str) -> list[str]:
         "| app CPU ours/floor |",
         "|" + " --- |" * 7,
     ]
-    for scenario in READS + WRITES + ["login"] + LIMITS:
+    for scenario in READS + WRITES + ["login"] + LIMITS + TRACING:
         o = by_key.get((scenario, "ours"), {})
         f = by_key.get((scenario, "floor"), {})
         if not o and not f:
@@ -265,6 +276,16 @@ def derived(runs: list[dict[str, str]], group: str) -> list[str]:
                 f"app CPU per request {ratio(on.get('cpu_app_ms'), off.get('cpu_app_ms'))} "
                 f"({cpu(on.get('cpu_app_ms'))} / {cpu(off.get('cpu_app_ms'))} ms)"
             )
+    # What tracing costs (docs/operations.md "Tracing"): on / off, same restart, same reads.
+    for label, kind in (("cached item", "item_hot"), ("uncached item", "item_uncached")):
+        on = by_key.get((f"{kind}_tracing_on", "ours"))
+        off = by_key.get((f"{kind}_tracing_off", "ours"))
+        if on and off:
+            lines.append(
+                f"- tracing on / off, {label}: req/s {ratio(on.get('rps'), off.get('rps'))}, "
+                f"app CPU per request {ratio(on.get('cpu_app_ms'), off.get('cpu_app_ms'))} "
+                f"({cpu(on.get('cpu_app_ms'))} / {cpu(off.get('cpu_app_ms'))} ms)"
+            )
     return lines
 
 
@@ -290,7 +311,8 @@ def render_main(out_dir: Path) -> list[str]:
         f"- wrk: {meta.get('wrk_args', '?')} per scenario, after a warm-up",
         f"- code: {meta.get('commit', '?')}",
         f"- app: FLASK_CONFIG=production, {meta.get('limits', '?')} (the `_limits_off` rows: "
-        f"RATELIMIT_ENABLED=false), cache on Redis db {meta.get('redis_db', '?')}, "
+        f"RATELIMIT_ENABLED=false; the `_tracing_on` rows: OTEL_EXPORTER_OTLP_ENDPOINT set), "
+        f"cache on Redis db {meta.get('redis_db', '?')}, "
         f"access log to a file; {meta.get('db_note', '')}",
     ]
     for group in groups:

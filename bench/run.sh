@@ -175,6 +175,7 @@ cleanup() {
   local status=$?
   trap - EXIT INT TERM
   stop_servers
+  if [[ -n ${SINK_PID:-} ]]; then kill "$SINK_PID" 2>/dev/null || true; fi
   if [[ ${KEEP_DB:-0} != 1 ]]; then
     dropdb --if-exists --force "$BENCH_DB" 2>/dev/null || true
   fi
@@ -347,9 +348,42 @@ seed() {  # size -> appends seed_<size> to meta
 count_errors() {  # label -> text
   local label=$1 n
   n=$(cat "$OUT/log-ours-$label.log" "$OUT/log-ours-$label-limits-off.log" \
+    "$OUT/log-ours-$label-tracing-off.log" "$OUT/log-ours-$label-tracing-on.log" \
     "$OUT/log-floor-$label.log" 2>/dev/null |
     grep -cE '"level": "(ERROR|CRITICAL)"|Traceback|\[ERROR\]|WORKER TIMEOUT' || true)
   echo "${n:-0}"
+}
+
+# What tracing costs (docs/operations.md "Tracing"): ours restarted as production runs it
+# (tracing off: nothing of OpenTelemetry imported), then with OTEL_EXPORTER_OTLP_ENDPOINT
+# pointed at bench/otlp_sink.py (accepts and drops the spans), a cached and an uncached read
+# each. Leaves ours stopped.
+tracing_pair() {  # size
+  local size=$1 label sink_port
+  "$BIN/python" -c 'import opentelemetry.sdk' 2>/dev/null || {
+    log "the otel extra is not installed in $VENV: skipping the tracing rows"; return 0; }
+  if [[ -z ${SINK_PID:-} ]]; then
+    rm -f "$OUT/otlp-sink.port"
+    "$BIN/python" bench/otlp_sink.py "$OUT/otlp-sink.port" &
+    SINK_PID=$!
+    for _ in $(seq 1 50); do [[ -s $OUT/otlp-sink.port ]] && break; sleep 0.1; done
+    [[ -s $OUT/otlp-sink.port ]] || die "the OTLP sink did not start"
+  fi
+  sink_port=$(cat "$OUT/otlp-sink.port")
+  for label in off on; do
+    stop_app ours
+    if [[ $label == on ]]; then
+      OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" \
+        start_app ours "$OURS_PORT" "$size-tracing-$label"
+    else
+      start_app ours "$OURS_PORT" "$size-tracing-$label"
+    fi
+    wait_health ours "$OURS_PORT"
+    run_scenario main "$size" "item_hot_tracing_$label" ours "$OURS_PORT" path=/api/items/42
+    run_scenario main "$size" "item_uncached_tracing_$label" ours "$OURS_PORT" \
+      path="/api/items/{id}" bust=1 id_max="$size"
+  done
+  stop_app ours
 }
 
 # --------------------------------------------------------------------------- main run
@@ -431,6 +465,7 @@ main_run() {
     run_scenario main "$size" item_hot_limits_off ours "$OURS_PORT" path=/api/items/42
     run_scenario main "$size" list_p1_hot_limits_off ours "$OURS_PORT" \
       path="/api/items?page=1&per_page=20"
+    tracing_pair "$size"
     echo "load_$size=$(cut -d' ' -f1-3 /proc/loadavg) at the end (before: $load_before)" \
       >>"$OUT/meta.txt"
     stop_servers

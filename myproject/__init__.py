@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask
 
+import myproject.redis_import  # noqa: F401  # first: see its docstring
 from myproject import caching, events, hooks, jobs, metrics, realtime
 from myproject import extensions as ext  # not `api`: the myproject.api package takes that name
 from myproject.config import (
@@ -33,6 +34,10 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     log_startup_warnings(app)
     hooks.init_app(app)  # first: see hooks.init_app
     init_extensions(app)
+    if app.config["OTEL_EXPORTER_OTLP_ENDPOINT"]:  # else nothing of OpenTelemetry is imported
+        from myproject import tracing
+
+        tracing.init_app(app)  # before Socket.IO wraps wsgi_app: see tracing.init_app
     metrics.init_app(app)
     events.subscribe(app, caching.invalidate_after_change)
     # Socket.IO at /socket.io/ and resource events after each commit. Bound per app rather than

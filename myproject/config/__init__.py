@@ -143,6 +143,9 @@ class Config(JobsAndEmailSettings):
 
         self.LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", LOG_LEVELS)
         self.LOG_FORMAT = env_choice("LOG_FORMAT", self.default_log_format(), ("text", "json"))
+        # OpenTelemetry tracing (myproject/tracing.py), on only with an OTLP/HTTP endpoint.
+        self.OTEL_EXPORTER_OTLP_ENDPOINT = otlp_endpoint()
+        self.OTEL_SERVICE_NAME = env_str("OTEL_SERVICE_NAME", "myproject")
 
         # OpenAPI document and offline Swagger UI (flask-smorest).
         self.API_TITLE = "myproject"
@@ -167,6 +170,21 @@ class Config(JobsAndEmailSettings):
 
     def validate(self) -> None:
         """Raise ConfigError for settings this environment cannot run with."""
+
+
+def otlp_endpoint() -> str | None:
+    """``OTEL_EXPORTER_OTLP_ENDPOINT`` (the collector's base URL: spans go to ``/v1/traces``
+    under it, as OpenTelemetry's exporters do), or None: tracing off."""
+    value = env_str("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
+    if not value:
+        return None
+    scheme, _, rest = value.partition("://")
+    if scheme not in ("http", "https") or not rest or rest.startswith("/"):
+        raise ConfigError(
+            "OTEL_EXPORTER_OTLP_ENDPOINT must be an http:// or https:// URL "
+            f"(an OTLP/HTTP collector, e.g. http://127.0.0.1:4318), got {value!r}"
+        )
+    return value.rstrip("/")
 
 
 def instance_path() -> str:
@@ -210,6 +228,7 @@ class TestingConfig(Config):
         self.PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
         self.JWT_COOKIE_SECURE = False
         self.SOCKETIO_MESSAGE_QUEUE = None  # Flask-SocketIO's test client refuses a queue
+        self.OTEL_EXPORTER_OTLP_ENDPOINT = None  # tests that trace pass their receiver's URL
 
 
 class ProductionConfig(Config):

@@ -48,6 +48,9 @@ class OutboxEmail(TimestampModel):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_error: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # W3C traceparent of the request that wrote the row (set only with tracing on): its job
+    # joins that request's trace (myproject/tracing.py).
+    traceparent: Mapped[str | None] = mapped_column(String(55), nullable=True)
 
     def __repr__(self) -> str:
         return f"<OutboxEmail {self.id} {self.kind} {self.status}>"
