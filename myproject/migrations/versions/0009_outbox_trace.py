@@ -1,7 +1,7 @@
 """outbox_emails.traceparent: the trace of the request that queued the email
 
 Revision ID: 0009_outbox_trace
-Revises: 0004_users_is_premium
+Revises: 0007_security_events
 Create Date: 2026-12-06 03:40:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_outbox_trace"
-down_revision = "0004_users_is_premium"
+down_revision = "0007_security_events"
 branch_labels = None
 depends_on = None
 
