@@ -11,6 +11,7 @@ from flask import Flask
 from flask_jwt_extended import create_access_token
 
 from myproject import create_app, events, hooks, realtime
+from myproject.realtime import edge
 from myproject.models import Item
 from tests.support import NEW_ITEM, bearer
 
@@ -151,26 +152,43 @@ TWO_PROXIES = BEHIND_NGINX | {
         (1, BEHIND_NGINX | {"HTTP_X_FORWARDED_HOST": "[::1]"}, "http://[::1]:8080", True),
         (1, {"HTTP_X_FORWARDED_PORT": "8080"}, "http://:8080", False),
         (1, BEHIND_NGINX, "https://spa.example", True),
-        (1, BEHIND_NGINX, None, False),
+        (1, BEHIND_NGINX, None, True),  # not a browser: the token decides
     ],
 )
 def test_the_servers_own_origin_is_the_one_its_proxies_forwarded(hops, environ, origin, allowed):
+    # With ALLOWED_HOSTS set (the edge has refused any other Host before this check).
     app = Flask(__name__)
-    app.config.update(TRUSTED_PROXIES=hops, CORS_ORIGINS=["https://spa.example"])
+    app.config.update(
+        TRUSTED_PROXIES=hops, CORS_ORIGINS=["https://spa.example"], TRUSTED_HOSTS=["localhost"]
+    )
     seen: dict[str, Any] = {}
     app.wsgi_app = lambda environ, start_response: seen.update(environ) or []  # type: ignore[method-assign]
     hooks.trust_proxies(app)  # the ProxyFix that create_app puts around Socket.IO
 
     app.wsgi_app(dict(environ), lambda *args: None)
 
-    assert realtime._origin_checker(app)(origin, seen) is allowed
+    assert edge.origin_checker(app)(origin, seen) is allowed
+
+
+def test_the_servers_own_origin_needs_allowed_hosts():
+    """Without ALLOWED_HOSTS the Host is anyone's to forge: an Origin repeating it proves
+    nothing, only CORS_ORIGINS counts."""
+    app = Flask(__name__)
+    app.config.update(CORS_ORIGINS=["https://spa.example"], TRUSTED_HOSTS=None)
+    environ = {"wsgi.url_scheme": "http", "HTTP_HOST": "evil.example"}
+
+    assert edge.origin_checker(app)("http://evil.example", environ) is False
+    assert edge.origin_checker(app)("https://spa.example", environ) is True
 
 
 @pytest.mark.parametrize(
     ("origin", "status"), [("http://localhost:8080", 200), ("http://localhost", 400)]
 )
 def test_socket_io_is_behind_the_apps_proxy_fix(origin, status):
-    app = create_app("testing", {"TRUSTED_PROXIES": 1, "SOCKETIO_MESSAGE_QUEUE": None})
+    app = create_app(
+        "testing",
+        {"TRUSTED_PROXIES": 1, "SOCKETIO_MESSAGE_QUEUE": None, "TRUSTED_HOSTS": ["localhost"]},
+    )
     headers = {"Origin": origin, "X-Forwarded-Host": "localhost", "X-Forwarded-Port": "8080"}
 
     response = app.test_client().get("/socket.io/?EIO=4&transport=polling", headers=headers)

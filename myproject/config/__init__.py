@@ -8,6 +8,7 @@ import the app (a ``HUP`` reload would keep serving the old code). Hence relativ
 from __future__ import annotations
 
 import os
+import re
 
 from .environment import (
     KNOWN_DEFAULT_SECRETS,
@@ -127,6 +128,11 @@ class Config(JobsAndEmailSettings):
 
         # Socket.IO fan-out to every worker and instance (myproject.realtime); unset: in-process.
         self.SOCKETIO_MESSAGE_QUEUE = env_str("SOCKETIO_MESSAGE_QUEUE", "") or self.REDIS_URL
+        # What one client may cost Socket.IO (myproject/realtime/quotas.py, docs/realtime.md).
+        self.SOCKETIO_EVENT_LIMIT = env_limit("SOCKETIO_EVENT_LIMIT", "20 per 10 seconds")
+        self.SOCKETIO_MAX_PER_ADDRESS = env_int("SOCKETIO_MAX_PER_ADDRESS", 20, minimum=1)
+        # Strict-Transport-Security on HTTPS answers (myproject/hooks.py); 0 turns it off.
+        self.HSTS_SECONDS = env_int("HSTS_SECONDS", 31536000)
         self.CORS_ORIGINS = env_list("CORS_ORIGINS")
         self.TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
         # Flask's TRUSTED_HOSTS does the checking: another Host is a 400 (unset: any host).
@@ -158,6 +164,17 @@ class Config(JobsAndEmailSettings):
 
     def validate(self) -> None:
         """Raise ConfigError for settings this environment cannot run with."""
+
+
+_LIMIT = re.compile(r"^[1-9][0-9]*\s*(per|/)\s*([1-9][0-9]*\s+)?(second|minute|hour|day)s?$")
+
+
+def env_limit(name: str, default: str) -> str:
+    """A rate limit in the ``limits`` notation (``20 per 10 seconds``), checked here."""
+    value = env_str(name, default)
+    if not _LIMIT.match(value):
+        raise ConfigError(f"{name} must look like '20 per 10 seconds', got {value!r}")
+    return value
 
 
 def instance_path() -> str:
