@@ -11,6 +11,7 @@ WebSocket upgrade: one warning line, never a traceback).
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
@@ -90,9 +91,14 @@ class SocketIOEdge:
 
         try:
             body = self.wsgi_app(environ, start)
-        except Exception as exc:  # a malformed upgrade: the client's fault, not a 500
-            log.warning("Socket.IO request refused: %s: %s", type(exc).__name__, exc)
-            return _problem(start_response, 400, "The request is not a valid Socket.IO request.", path, headers)
+        except (StopIteration, ConnectionError):
+            raise  # a WebSocket that ended: how Engine.IO tells the server to just close
+        except Exception as exc:
+            log.warning("Socket.IO request failed: %s: %s", type(exc).__name__, str(exc)[:200])
+            if _is_upgrade(environ) and "gunicorn.socket" in environ:
+                raise StopIteration from None  # the socket may be the WebSocket's by now
+            detail = "The request is not a valid Socket.IO request."
+            return _problem(start_response, 400, detail, path, headers)
         if "status" not in failed:
             return body
         text = b"".join(body).decode("utf-8", "replace")
@@ -109,6 +115,8 @@ class SocketIOEdge:
             return "The Host header names a host this service does not answer for."
         if "j" in parse_qs(environ.get("QUERY_STRING", "")):
             return "JSONP polling is not supported; use the websocket or XHR polling transport."
+        if _is_upgrade(environ) and not _valid_upgrade(environ):
+            return "A malformed WebSocket upgrade (RFC 6455: GET, version 13, a 16-byte key)."
         origin = environ.get("HTTP_ORIGIN")
         if origin is not None and not self.origin_allowed(origin, environ):
             return "The Origin is not allowed."
@@ -120,6 +128,27 @@ class SocketIOEdge:
         if seconds and environ.get("wsgi.url_scheme") == "https":
             headers.append(("Strict-Transport-Security", f"max-age={seconds}; includeSubDomains"))
         return headers
+
+
+def _is_upgrade(environ: dict[str, Any]) -> bool:
+    return bool(environ.get("HTTP_UPGRADE"))
+
+
+def _valid_upgrade(environ: dict[str, Any]) -> bool:
+    """What a WebSocket handshake needs (checked here so that the handshake never fails
+    half-way, after the server has taken the socket over)."""
+    try:
+        key = base64.b64decode(environ.get("HTTP_SEC_WEBSOCKET_KEY", ""), validate=True)
+    except ValueError:
+        return False
+    connection = {v.strip().lower() for v in environ.get("HTTP_CONNECTION", "").split(",")}
+    return (
+        environ.get("REQUEST_METHOD") == "GET"
+        and environ.get("HTTP_UPGRADE", "").lower() == "websocket"
+        and "upgrade" in connection
+        and environ.get("HTTP_SEC_WEBSOCKET_VERSION") == "13"
+        and len(key) == 16
+    )
 
 
 def _problem(

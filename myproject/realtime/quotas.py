@@ -187,8 +187,12 @@ def limited(handler: Handler, on_flood: Callable[[str], None]) -> Handler:
         if verdict == "ok":
             return handler(*args)
         with counted.lock:
-            first = sid not in counted.warned
-            counted.warned.add(sid)
+            # Not warned yet, and still connected (events queued before a flood's disconnect
+            # run after it).
+            connected = sid in counted.addresses
+            first = connected and sid not in counted.warned
+            if connected:
+                counted.warned.add(sid)
         if first:
             log.warning(
                 "socket %s from %s is over SOCKETIO_EVENT_LIMIT (%s): events refused",
@@ -196,7 +200,7 @@ def limited(handler: Handler, on_flood: Callable[[str], None]) -> Handler:
                 counted.addresses.get(sid, request.remote_addr),
                 counted.event_limit,
             )
-        if verdict == "flood":
+        if verdict == "flood" and connected:
             on_flood(sid)
         return RATE_LIMITED
 
