@@ -86,7 +86,13 @@ def update_user(
 
 
 def delete_user(*, user: User) -> None:
-    """Delete the user; their items and login sessions go with them (ON DELETE CASCADE)."""
+    """Delete the user; their items and login sessions go with them (ON DELETE CASCADE).
+
+    The items are deleted through the session first, so that each is a recorded change:
+    after the commit, Socket.IO announces ``item.deleted`` for each and the cache drops it,
+    as deleting each item would."""
+    for item in list(db.session.scalars(select(Item).where(Item.user_id == user.id))):
+        db.session.delete(item)
     user.delete(commit=False)
     db.session.commit()
 

@@ -19,8 +19,8 @@ import pytest
 import urllib3
 import websocket
 
-from tests.test_gunicorn import migrated_database, production_settings, running, server_env
 from tests.support import free_port, wait_for
+from tests.test_gunicorn import migrated_database, production_settings, running, server_env
 
 socketio = pytest.importorskip("socketio")
 
@@ -131,7 +131,11 @@ WS = "/socket.io/?EIO=4&transport=websocket"
         pytest.param(get("/socket.io/?EIO=3&transport=polling"), id="old-protocol"),
         pytest.param(get("/socket.io/?EIO=4&transport=polling&j=0"), id="jsonp"),
         pytest.param(
-            get("/socket.io/?EIO=4&transport=polling", "Host: evil.example", "Origin: http://evil.example"),
+            get(
+                "/socket.io/?EIO=4&transport=polling",
+                "Host: evil.example",
+                "Origin: http://evil.example",
+            ),
             id="origin-repeating-a-forged-host",
         ),
         pytest.param(

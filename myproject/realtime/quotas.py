@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import limits
 import redis
@@ -64,7 +64,9 @@ class Quotas:
                 limiter = FixedWindowRateLimiter(storage)
                 if not limiter.hit(self.flood_limit, self.prefix, "flood", sid):
                     return "flood"
-                return "ok" if limiter.hit(self.event_limit, self.prefix, "event", sid) else "limited"
+                return (
+                    "ok" if limiter.hit(self.event_limit, self.prefix, "event", sid) else "limited"
+                )
             except STORAGE_ERRORS:
                 continue
         return "ok"
@@ -163,7 +165,7 @@ def init_app(app: Flask) -> None:
         flood_limit=flood_limit,
         max_per_address=int(app.config["SOCKETIO_MAX_PER_ADDRESS"]),
         prefix=f"{app.config.get('RATELIMIT_KEY_PREFIX', 'myproject-rl')}-socketio",
-        storage=storage_from_string(uri, **options),
+        storage=cast(Storage, storage_from_string(uri, **options)),
         redis_url=uri if uri.startswith(("redis://", "rediss://")) else None,
     )
 

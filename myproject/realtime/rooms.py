@@ -48,7 +48,10 @@ def _room_of(data: Any) -> str | dict[str, Any]:
     if room in shared:
         return str(room)
     if not isinstance(room, str) or len(room) > MAX_ROOM_LENGTH:
-        return {"ok": False, "error": f"A room name is a string of at most {MAX_ROOM_LENGTH} characters."}
+        return {
+            "ok": False,
+            "error": f"A room name is a string of at most {MAX_ROOM_LENGTH} characters.",
+        }
     match = _USER_ROOM.fullmatch(room)
     if match is not None and int(match.group(1)) <= MAX_ID:
         user_id = int(match.group(1))
