@@ -26,7 +26,7 @@ from flask_socketio import SocketIO
 
 from myproject import events
 from myproject.models.resource import resources
-from myproject.realtime import broadcast, connections, edge, quotas, rooms
+from myproject.realtime import backpressure, broadcast, connections, edge, quotas, rooms
 from myproject.realtime.broadcast import resource_events
 from myproject.realtime.connections import STATE, Sockets, disconnect_all, disconnect_ended_logins
 
@@ -53,8 +53,11 @@ def init_app(app: Flask) -> SocketIO:
     quotas.init_app(app)
     socketio.on_event("connect", connections.on_connect)
     socketio.on_event("disconnect", connections.on_disconnect)
-    for name, handler in (("join", rooms.on_join), ("leave", rooms.on_leave), ("*", _unknown)):
-        socketio.on_event(name, quotas.limited(handler, connections.on_flood))
+    socketio.on_event("join", rooms.on_join)
+    socketio.on_event("leave", rooms.on_leave)
+    socketio.on_event("*", _unknown)
+    quotas.guard_events(app, socketio.server)
+    backpressure.install()
     for resource in resources():
         if resource.broadcast is not None:
             events.capture(app, resource.table, resource.serialize)

@@ -102,7 +102,7 @@ def close_soon(sid: str) -> None:
     def close() -> None:
         socketio.sleep(CLOSE_DELAY)
         with contextlib.suppress(Exception):  # already gone
-            server.eio.disconnect(eio_sid)
+            quotas.drop(server, eio_sid)
 
     socketio.start_background_task(close)
 
@@ -125,13 +125,6 @@ def on_disconnect(reason: Any = None) -> None:
     with sockets.lock:
         sockets.logins.pop(sid, None)
     quotas.quotas().release(sid)
-
-
-def on_flood(sid: str) -> None:
-    """A socket past twice its event limit: disconnected, its connection closed."""
-    socketio: SocketIO = current_app.extensions["socketio"]
-    close_soon(sid)
-    socketio.server.disconnect(sid, namespace="/")
 
 
 # --- ended logins -----------------------------------------------------------------------------

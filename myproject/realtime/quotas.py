@@ -4,8 +4,8 @@
 Flask-Limiter's ``limits`` library on the limiter's own storage (``RATELIMIT_STORAGE_URI``:
 Redis, shared by every worker and instance, or this process's memory). An event past it is
 answered ``{"ok": false, "error": "rate limited"}`` without running its handler (no
-database); a socket past twice the limit is disconnected. A socket's first refused event
-costs the log one warning line, later ones nothing.
+greenlet, no request context, no database); a socket past twice the limit is dropped. A
+socket's first refused event costs the log one warning line, later ones nothing.
 
 ``SOCKETIO_MAX_PER_ADDRESS`` (default 20) open sockets per client address: one Redis sorted
 set per address (member: the socket's id, score: when its claim lapses). Each process renews
@@ -16,19 +16,21 @@ count is per process.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import socket
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import limits
 import redis
-from flask import Flask, current_app, request
+from flask import Flask, current_app
 from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
+from socketio.packet import ACK
 
 log = logging.getLogger(__name__)
 
@@ -175,36 +177,61 @@ def quotas(app: Flask | None = None) -> Quotas:
     return found
 
 
-Handler = Callable[..., Any]
+def drop(server: Any, eio_sid: str) -> None:
+    """Close an Engine.IO connection for good: its transport, and the TCP connection under
+    a WebSocket (a client that ignores the close frame could otherwise keep sending, and
+    each of its packets would still be read and decoded)."""
+    environ = server.environ.get(eio_sid) or {}
+    transport = server.eio.sockets.get(eio_sid)
+    if transport is not None:
+        transport.close(wait=False, abort=True)
+    connection = environ.get("gunicorn.socket") or environ.get("werkzeug.socket")
+    if connection is None or not environ.get("HTTP_UPGRADE"):
+        return
+
+    def shut_down() -> None:
+        server.sleep(0.05)  # after the transport's writer has sent its close frame
+        with contextlib.suppress(OSError):
+            connection.shutdown(socket.SHUT_RDWR)
+
+    server.start_background_task(shut_down)
 
 
-def limited(handler: Handler, on_flood: Callable[[str], None]) -> Handler:
-    """``handler`` behind the socket's event limit: past it the rate-limited answer, past
-    twice the limit ``on_flood(sid)`` (which disconnects) and the same answer."""
+def guard_events(app: Flask, server: Any) -> None:
+    """Count every event of every socket before python-socketio spends anything on it (a
+    greenlet, a Flask request context, the handler): past the limit the rate-limited
+    acknowledgement goes straight back; past twice the limit the socket is dropped at once
+    (its transport closed: a flooding client's queued packets are never read)."""
+    counted = quotas(app)
+    handle_event = server._handle_event
 
-    def guarded(*args: Any) -> Any:
-        sid: str = request.sid  # type: ignore[attr-defined]
-        counted = quotas()
+    def counted_event(eio_sid: str, namespace: str | None, ack_id: Any, data: Any) -> None:
+        namespace = namespace or "/"
+        sid = server.manager.sid_from_eio_sid(eio_sid, namespace)
+        if sid is None or not server.manager.is_connected(sid, namespace):
+            return  # refused or dropped already: nothing to answer
         verdict = counted.hit(sid)
         if verdict == "ok":
-            return handler(*args)
+            handle_event(eio_sid, namespace, ack_id, data)
+            return
         with counted.lock:
-            # Not warned yet, and still connected (events queued before a flood's disconnect
-            # run after it).
-            connected = sid in counted.addresses
-            first = connected and sid not in counted.warned
-            if connected:
-                counted.warned.add(sid)
+            first = sid not in counted.warned
+            counted.warned.add(sid)
         if first:
             log.warning(
-                "socket %s from %s is over SOCKETIO_EVENT_LIMIT (%s): events refused",
+                "socket %s from %s is over SOCKETIO_EVENT_LIMIT (%s): events refused, "
+                "dropped past twice the limit",
                 sid,
-                counted.addresses.get(sid, request.remote_addr),
+                counted.addresses.get(sid, "?"),
                 counted.event_limit,
             )
-        if verdict == "flood" and connected:
-            on_flood(sid)
-        return RATE_LIMITED
+        if verdict == "flood":
+            server.disconnect(sid, namespace=namespace, ignore_queue=True)
+            drop(server, eio_sid)
+        elif ack_id is not None:
+            server._send_packet(
+                eio_sid,
+                server.packet_class(ACK, namespace=namespace, id=ack_id, data=[RATE_LIMITED]),
+            )
 
-    guarded.__name__ = getattr(handler, "__name__", "guarded")
-    return guarded
+    server._handle_event = counted_event
