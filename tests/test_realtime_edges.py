@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import redis
 import urllib3
 import websocket
 
@@ -92,6 +93,10 @@ def edge(tmp_path_factory: pytest.TempPathFactory, migrated_database: str) -> It
         CORS_ORIGINS="https://spa.example",
         GUNICORN_BIND=f"127.0.0.1:{free_port()}",
     )
+    if REDIS:  # claims left by servers of earlier modules (killed, so never released)
+        client = redis.Redis.from_url(REDIS)
+        for key in client.scan_iter("myproject-rl-socketio:sockets:*"):
+            client.delete(key)
     with running(tmp_path_factory.mktemp("edge"), env) as server:
         yield Edge(server)
 
