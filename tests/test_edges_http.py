@@ -100,3 +100,13 @@ def test_swagger_ui_assets_count_against_the_anonymous_limit(make_app):
     assert answers[2].mimetype == "application/problem+json"
     assert answers[2].headers["Retry-After"]
     assert client.get("/api/docs").status_code == 200  # the page itself is not counted
+
+
+@pytest.mark.parametrize("path", ["/api/items", "/api/users", "/api/users/{user_id}/items"])
+def test_openapi_lists_the_414_of_query_endpoints(client, path):
+    document = client.get("/api/openapi.json").get_json()
+
+    assert "414" in document["paths"][path]["get"]["responses"]
+    answer = client.get(path.replace("{user_id}", "1") + "?q=" + "a" * 5000)
+    assert answer.status_code == 414
+    assert answer.mimetype == "application/problem+json"
