@@ -7,7 +7,7 @@ export FLASK_APP := myproject
 PORT ?= $(or $(FLASK_RUN_PORT),5000)
 
 .PHONY: run worker beat test lint typecheck pytest client-test fuzz-quick fuzz e2e e2e-nginx e2e-jobs \
-	wheel-test container-test bench clean
+	wheel-test container-test flood-test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,11 @@ e2e-nginx: $(VENV)/.installed-dev
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nginx; }
 	$(BIN)/pytest -m nginx tests/deploy
+
+# Four sockets flooding join/leave for 10 s while a prober reads an item (API.md "Real-time
+# item events"; tests/test_realtime_flood.py): a live gunicorn on a free port. About 30 s.
+flood-test: $(VENV)/.installed-dev
+	$(BIN)/pytest -m flood tests/test_realtime_flood.py
 
 # `pip install .` as an operator does it (tests/deploy/test_wheel.py): the wheel built from the
 # checkout, installed with the pinned requirements into a fresh virtualenv outside it, migrates

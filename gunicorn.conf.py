@@ -46,6 +46,18 @@ def _app_config_module() -> ModuleType:
     return module
 
 
+def _worker_module() -> ModuleType:
+    # By path too, beside the config package found above (importing it imports no app code).
+    config_dir = os.path.dirname(_config.__file__ or "")
+    path = os.path.join(os.path.dirname(config_dir), "gunicorn_worker.py")
+    spec = importlib.util.spec_from_file_location("_myproject_gunicorn_worker", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 # Each worker builds its own app after the fork (no preload_app): what a process owns (its
 # database pool, the tracing export thread of myproject/tracing.py) never crosses a fork.
 wsgi_app = "myproject:create_app()"
@@ -67,6 +79,8 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # the standard library before it loads the app; nothing here imports psycopg (which supports
 # gevent by itself once patched) or the app. The websocket transport runs on simple-websocket
 # (gevent-websocket must not be installed: python-engineio would require its own worker).
+# The class is gunicorn's own with one change (myproject/gunicorn_worker.py): the requests
+# gunicorn refuses itself (400, 414, 431, 501) are answered in problem JSON, not HTML.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
 # Connections per gevent worker (requests, slow clients and sockets together).
 worker_connections = 1000
@@ -81,6 +95,7 @@ if not control_socket_disable:
 pidfile = os.environ.get("GUNICORN_PIDFILE") or None
 
 _config = _app_config_module()
+worker_class = _worker_module().worker_class(worker_class)
 try:
     _settings = _config.load_config()
     port = _config.env_int("PORT", 8000, minimum=1)

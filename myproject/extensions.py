@@ -48,12 +48,16 @@ limiter = Limiter(
 
 @limiter.request_filter
 def _is_operations_request() -> bool:
-    """Probes, metrics, documentation and CORS preflights are never rate limited.
+    """Probes, metrics, documentation and CORS preflights are never rate limited; the
+    Swagger UI's assets (about 1.5 MB a page) are, like any read.
 
     Browsers send preflights without credentials; counting them would hold a signed-in SPA
     to the anonymous budget of its address.
     """
-    return request.method == "OPTIONS" or request.path.startswith(
+    path = request.path
+    if path.startswith("/api/docs/assets/"):
+        return False
+    return request.method == "OPTIONS" or path.startswith(
         ("/health", "/metrics", "/api/docs", "/api/openapi.json")
     )
 

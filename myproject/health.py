@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app
@@ -11,6 +14,10 @@ from flask_smorest import Blueprint
 from myproject.caching import redis_available
 from myproject.readiness import DATABASE_OK, database_state, is_draining
 from myproject.schemas.health import HealthSchema, ReadinessSchema
+
+CHECKS = "myproject_readiness_checks"
+# How old an answer of /health/ready may be (docs/operations.md).
+CHECK_SECONDS = 1.0
 
 blp = Blueprint("health", __name__, url_prefix="/health", description="Operations probes")
 
@@ -34,7 +41,7 @@ class Ready(MethodView):
     )
     def get(self) -> tuple[dict[str, Any], int]:
         """Readiness: the database answers and is migrated; Redis is reported"""
-        checks = {"database": database_state(), "redis": redis_state()}
+        checks = recent_checks()
         if is_draining():
             # The load balancer stops sending traffic while this worker still serves it.
             return {"status": "draining", "checks": checks}, 503
@@ -42,6 +49,25 @@ class Ready(MethodView):
             return {"status": "unavailable", "checks": checks}, 503
         status = "degraded" if checks["redis"] == "unavailable" else "ok"
         return {"status": status, "checks": checks}, 200
+
+
+def recent_checks() -> dict[str, str]:
+    """The dependency checks, run at most once per ``CHECK_SECONDS`` per process (per app):
+    a probe in a loop costs what ``GET /health`` costs, not a query and a Redis call each."""
+    cached = current_app.extensions.setdefault(CHECKS, _Checks())
+    with cached.lock:
+        now = time.monotonic()
+        if cached.checks is None or now - cached.at >= CHECK_SECONDS:
+            cached.checks = {"database": database_state(), "redis": redis_state()}
+            cached.at = now
+        return dict(cached.checks)
+
+
+@dataclass
+class _Checks:
+    at: float = 0.0
+    checks: dict[str, str] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def redis_state() -> str:

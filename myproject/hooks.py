@@ -8,6 +8,7 @@ import uuid
 
 from flask import Flask, Request, Response, current_app, g, request
 from flask.sessions import SecureCookieSessionInterface
+from flask_jwt_extended import get_jwt
 from werkzeug.exceptions import (
     BadRequest,
     RequestEntityTooLarge,
@@ -58,6 +59,11 @@ DOCS_CSP = (
     "style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'"
 )
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
+BROWSER_HEADERS = {
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
 
 
 class NoCookieSession(SecureCookieSessionInterface):
@@ -164,4 +170,22 @@ def add_response_headers(response: Response) -> Response:
     # Swagger UI needs its own scripts and an inline bootstrap; everything else needs nothing.
     docs = request.path.startswith("/api/docs")
     response.headers["Content-Security-Policy"] = DOCS_CSP if docs else API_CSP
+    add_browser_headers(response)
     return response
+
+
+def add_browser_headers(response: Response) -> None:
+    """What a browser must not do with any answer (frame it, leak its URL, use a device);
+    HSTS on HTTPS answers (``request.is_secure``: as a trusted proxy states it, ``ProxyFix``);
+    and ``no-store`` on every answer to a request that presented a token (its body depends
+    on who is asking)."""
+    response.headers.update(BROWSER_HEADERS)
+    seconds = current_app.config["HSTS_SECONDS"]
+    if seconds and request.is_secure:
+        response.headers["Strict-Transport-Security"] = f"max-age={seconds}; includeSubDomains"
+    try:
+        token = get_jwt()
+    except RuntimeError:  # no view verified a token
+        token = {}
+    if token:
+        response.headers["Cache-Control"] = "no-store"

@@ -217,6 +217,19 @@ class Blueprint(flask_smorest.Blueprint):
 
     ARGUMENTS_PARSER = InputParser()
 
+    def arguments(self, schema: Any, *args: Any, **kwargs: Any) -> Callable[[F], F]:
+        """flask-smorest's ``arguments``; query arguments also document the ``414`` that a
+        query string over 4 KiB gets (``hooks.check_query_string``)."""
+        decorator = super().arguments(schema, *args, **kwargs)
+        if kwargs.get("location") != "query":
+            return decorator  # type: ignore[no-any-return]
+
+        def with_414(view: F) -> F:
+            view = decorator(view)
+            return self.alt_response(414, response="REQUEST_URI_TOO_LONG")(view)  # type: ignore[no-any-return]
+
+        return with_414
+
     def errors(self, *statuses: int) -> Callable[[F], F]:
         """Document problem-JSON answers ``statuses`` (plus 429 and 503, which any route has)."""
 

@@ -128,7 +128,13 @@ def notify(*, user: User, change: str, to: str, ip: str | None) -> None:
 
 def delete_user(*, user: User, actor: User | None = None) -> None:
     """Delete the user; their items and login sessions go with them (ON DELETE CASCADE).
-    Their security events stay (``actor``: who deleted them)."""
+    Their security events stay (``actor``: who deleted them).
+
+    The items are deleted through the session first, so that each is a recorded change:
+    after the commit, Socket.IO announces ``item.deleted`` for each and the cache drops it,
+    as deleting each item would."""
+    for item in list(db.session.scalars(select(Item).where(Item.user_id == user.id))):
+        db.session.delete(item)
     security_events.record(
         security_events.USER_DELETED, user_id=user.id, actor_id=actor.id if actor else None
     )

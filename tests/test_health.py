@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from myproject import create_app
 from myproject.extensions import db as _db
+from myproject.health import CHECKS
 from myproject.readiness import migrations_pending
 
 MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
@@ -24,6 +25,14 @@ CLOSED_PORT_DB = "postgresql+psycopg://postgres@127.0.0.1:1/nope"
 
 
 pytestmark = pytest.mark.usefixtures("restore_logging")
+
+
+@pytest.fixture(autouse=True)
+def fresh_checks(app):
+    """Readiness answers from checks up to 1 s old: each test here changes what they see."""
+    app.extensions.pop(CHECKS, None)
+    yield
+    app.extensions.pop(CHECKS, None)
 
 
 @pytest.fixture()

@@ -12,6 +12,7 @@ from flask_jwt_extended import create_access_token
 
 from myproject import create_app, events, hooks, realtime
 from myproject.models import Item
+from myproject.realtime import edge
 from tests.support import NEW_ITEM, bearer
 
 
@@ -151,26 +152,43 @@ TWO_PROXIES = BEHIND_NGINX | {
         (1, BEHIND_NGINX | {"HTTP_X_FORWARDED_HOST": "[::1]"}, "http://[::1]:8080", True),
         (1, {"HTTP_X_FORWARDED_PORT": "8080"}, "http://:8080", False),
         (1, BEHIND_NGINX, "https://spa.example", True),
-        (1, BEHIND_NGINX, None, False),
+        (1, BEHIND_NGINX, None, True),  # not a browser: the token decides
     ],
 )
 def test_the_servers_own_origin_is_the_one_its_proxies_forwarded(hops, environ, origin, allowed):
+    # With ALLOWED_HOSTS set (the edge has refused any other Host before this check).
     app = Flask(__name__)
-    app.config.update(TRUSTED_PROXIES=hops, CORS_ORIGINS=["https://spa.example"])
+    app.config.update(
+        TRUSTED_PROXIES=hops, CORS_ORIGINS=["https://spa.example"], TRUSTED_HOSTS=["localhost"]
+    )
     seen: dict[str, Any] = {}
     app.wsgi_app = lambda environ, start_response: seen.update(environ) or []  # type: ignore[method-assign]
     hooks.trust_proxies(app)  # the ProxyFix that create_app puts around Socket.IO
 
     app.wsgi_app(dict(environ), lambda *args: None)
 
-    assert realtime._origin_checker(app)(origin, seen) is allowed
+    assert edge.origin_checker(app)(origin, seen) is allowed
+
+
+def test_the_servers_own_origin_needs_allowed_hosts():
+    """Without ALLOWED_HOSTS the Host is anyone's to forge: an Origin repeating it proves
+    nothing, only CORS_ORIGINS counts."""
+    app = Flask(__name__)
+    app.config.update(CORS_ORIGINS=["https://spa.example"], TRUSTED_HOSTS=None)
+    environ = {"wsgi.url_scheme": "http", "HTTP_HOST": "evil.example"}
+
+    assert edge.origin_checker(app)("http://evil.example", environ) is False
+    assert edge.origin_checker(app)("https://spa.example", environ) is True
 
 
 @pytest.mark.parametrize(
     ("origin", "status"), [("http://localhost:8080", 200), ("http://localhost", 400)]
 )
 def test_socket_io_is_behind_the_apps_proxy_fix(origin, status):
-    app = create_app("testing", {"TRUSTED_PROXIES": 1, "SOCKETIO_MESSAGE_QUEUE": None})
+    app = create_app(
+        "testing",
+        {"TRUSTED_PROXIES": 1, "SOCKETIO_MESSAGE_QUEUE": None, "TRUSTED_HOSTS": ["localhost"]},
+    )
     headers = {"Origin": origin, "X-Forwarded-Host": "localhost", "X-Forwarded-Port": "8080"}
 
     response = app.test_client().get("/socket.io/?EIO=4&transport=polling", headers=headers)
@@ -321,3 +339,103 @@ def test_deactivation_disconnects_every_socket_of_the_user(app, connect, socketi
         realtime.disconnect_ended_logins(socketio, app.extensions[realtime.STATE])
 
     assert not socket.is_connected()
+
+
+# --- hostile clients (issue 21): room names, user deletion, /socket.io/ and its hosts --------
+
+
+@pytest.mark.parametrize(
+    "room",
+    [
+        "user:" + "9" * 4301,  # int() of it would raise ValueError
+        "user:2147483648",  # past the id column
+        "user:0",
+        "user:-1",
+        "user:+1",
+        "user: 1",
+        "user:١",  # a digit, but not an ASCII one
+        "user:1" + " " * 60,
+        "i" * 65,
+        ["items"],
+        {"room": "items"},
+        None,
+    ],
+)
+def test_malformed_room_names_are_refused_without_the_database(
+    connect, tokens, sql_statements, room
+):
+    client = connect(tokens["access_token"])
+    sql_statements.clear()
+
+    ack = client.emit("join", {"room": room}, callback=True)
+
+    assert ack["ok"] is False and isinstance(ack["error"], str)
+    assert sql_statements == []
+
+
+def test_events_past_the_limit_are_refused_then_the_socket_dropped(
+    app, connect, tokens, monkeypatch
+):
+    client = connect(tokens["access_token"])
+    limit = 20  # SOCKETIO_EVENT_LIMIT's default: 20 per 10 seconds
+
+    acks = [client.emit("leave", {"room": "items"}, callback=True) for _ in range(limit + 1)]
+
+    assert acks[:limit] == [{"ok": True, "room": "items"}] * limit
+    assert acks[limit] == {"ok": False, "error": "rate limited"}
+    for _ in range(limit):
+        client.emit("leave", {"room": "items"}, callback=True)
+    assert not client.is_connected()
+
+
+def test_unknown_events_count_and_are_answered(connect, tokens):
+    client = connect(tokens["access_token"])
+
+    ack = client.emit("shout", {"room": "items"}, callback=True)
+
+    assert ack["ok"] is False and "shout" in ack["error"]
+
+
+def test_deleting_a_user_announces_each_of_their_items(
+    client, connect, make_item, user, other, other_headers, auth_headers
+):
+    first, second = make_item(user, name="One"), make_item(user, name="Two")
+    kept = make_item(other, name="Kept")
+    socket = joined(connect, other_headers["Authorization"].split()[1], "items")
+
+    assert client.delete(f"/api/users/{user.id}", headers=auth_headers).status_code == 204
+
+    assert sorted(received(socket), key=lambda event: event[1]["id"]) == [
+        ("item.deleted", {"id": first.id}),
+        ("item.deleted", {"id": second.id}),
+    ]
+    assert client.get(f"/api/items/{kept.id}").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("host", "origin", "status"),
+    [
+        ("api.example", None, 200),
+        ("api.example", "http://api.example", 200),  # a page of the API's own allowed host
+        ("evil.example", None, 400),
+        ("evil.example", "http://evil.example", 400),
+        ("api.example", "http://evil.example", 400),
+    ],
+)
+def test_socket_io_obeys_allowed_hosts(host, origin, status):
+    app = create_app("testing", {"SOCKETIO_MESSAGE_QUEUE": None, "TRUSTED_HOSTS": ["api.example"]})
+    headers = {"Host": host} | ({"Origin": origin} if origin else {})
+
+    response = app.test_client().get("/socket.io/?EIO=4&transport=polling", headers=headers)
+
+    assert response.status_code == status
+    if status == 400:
+        assert response.content_type == "application/problem+json"
+        assert response.get_json()["status"] == 400
+
+
+def test_jsonp_polling_is_refused(app):
+    response = app.test_client().get("/socket.io/?EIO=4&transport=polling&j=0")
+
+    assert response.status_code == 400
+    assert response.content_type == "application/problem+json"

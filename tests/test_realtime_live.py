@@ -151,6 +151,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
                 **production_settings(url),
                 REDIS_URL=REDIS,
                 RATELIMIT_ENABLED="false",
+                # python-socketio's client sends its own Origin: a host the service lists.
+                ALLOWED_HOSTS="127.0.0.1",
+                # Every socket here comes from 127.0.0.1 (the capacity test opens 50).
+                SOCKETIO_MAX_PER_ADDRESS="1000",
                 WEB_CONCURRENCY="2",
                 GUNICORN_BIND=f"127.0.0.1:{free_port()}",
             )

@@ -1,13 +1,15 @@
 """Swagger UI's assets, served from the swagger-ui-bundle package so /api/docs works offline;
-``/api/docs/`` (a URL people type) redirects to the page at ``/api/docs``."""
+``/api/docs/`` (a URL people type) redirects to the page at ``/api/docs``.
+
+They count against the caller's default limit (anonymous: ``RATELIMIT_ANONYMOUS``) like any
+read: the bundle is about 1.5 MB, so an unlimited asset route would be the cheapest way to
+make the service send a lot (``myproject.extensions``)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.exceptions import NotFound
-
-from myproject.extensions import limiter
 
 bp = Blueprint("docs", __name__)
 
@@ -20,7 +22,6 @@ SWAGGER_UI_ASSETS = frozenset(
 
 
 @bp.get("/api/docs/assets/<path:filename>")
-@limiter.exempt
 def swagger_ui_asset(filename: str) -> Response:
     if filename not in SWAGGER_UI_ASSETS:
         raise NotFound(f"No docs asset {filename!r}.")

@@ -136,6 +136,11 @@ class Config(JobsAndEmailSettings):
         self.SOCKETIO_MESSAGE_QUEUE = (
             env_url("SOCKETIO_MESSAGE_QUEUE", "", REDIS_SCHEMES) or self.REDIS_URL
         )
+        # What one client may cost Socket.IO (myproject/realtime/quotas.py, docs/realtime.md).
+        self.SOCKETIO_EVENT_LIMIT = env_limit("SOCKETIO_EVENT_LIMIT", "20 per 10 seconds")
+        self.SOCKETIO_MAX_PER_ADDRESS = env_int("SOCKETIO_MAX_PER_ADDRESS", 20, minimum=1)
+        # Strict-Transport-Security on HTTPS answers (myproject/hooks.py); 0 turns it off.
+        self.HSTS_SECONDS = env_int("HSTS_SECONDS", 31536000)
         self.CORS_ORIGINS = env_list("CORS_ORIGINS")
         self.TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
         # Flask's TRUSTED_HOSTS does the checking: another Host is a 400 (unset: any host).

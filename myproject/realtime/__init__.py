@@ -16,17 +16,17 @@ wraps the whole WSGI stack, this Socket.IO middleware included, in it (``hooks``
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Any
 
 import socketio as sio
 from flask import Flask
 from flask_socketio import SocketIO
-from werkzeug.sansio.utils import get_host
 
 from myproject import events
 from myproject.models.resource import resources
-from myproject.realtime import broadcast, connections, rooms
+from myproject.realtime import backpressure, broadcast, connections, edge, quotas, rooms
 from myproject.realtime.broadcast import resource_events
 from myproject.realtime.connections import STATE, Sockets, disconnect_all, disconnect_ended_logins
 
@@ -45,19 +45,45 @@ def init_app(app: Flask) -> SocketIO:
         app,
         async_mode=async_mode(),
         client_manager=_client_manager(app),
-        cors_allowed_origins=_origin_checker(app),
+        cors_allowed_origins=edge.origin_checker(app),
         manage_session=False,  # a token API keeps no cookie session
     )
+    app.wsgi_app = edge.SocketIOEdge(app.wsgi_app, app)  # type: ignore[method-assign]
     app.extensions[STATE] = Sockets()
+    quotas.init_app(app)
     socketio.on_event("connect", connections.on_connect)
     socketio.on_event("disconnect", connections.on_disconnect)
     socketio.on_event("join", rooms.on_join)
     socketio.on_event("leave", rooms.on_leave)
+    socketio.on_event("*", _unknown)
+    quotas.guard_events(app, socketio.server)
+    backpressure.install()
     for resource in resources():
         if resource.broadcast is not None:
             events.capture(app, resource.table, resource.serialize)
     events.subscribe(app, broadcast.emit_changes)
+    for name in ("engineio.server", "socketio.server"):
+        logging.getLogger(name).addFilter(_ONE_LINE)
     return socketio
+
+
+def _unknown(event: Any = None, *_data: Any) -> dict[str, Any]:
+    return {"ok": False, "error": f"Unknown event {str(event)[:64]!r}; use 'join' or 'leave'."}
+
+
+class _OneLine(logging.Filter):
+    """Engine.IO and Socket.IO log a client's malformed packet with its traceback: keep the
+    one line (and the exception's name), drop the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            record.msg = f"{record.getMessage()}: {type(error).__name__}: {str(error)[:200]}"
+            record.args, record.exc_info, record.exc_text = (), None, None
+        return True
+
+
+_ONE_LINE = _OneLine()
 
 
 def async_mode() -> str:
@@ -82,21 +108,3 @@ def _client_manager(app: Flask) -> sio.Manager | None:
         channel=f"{prefix}-socketio-{database or '0'}",
         redis_options={"socket_connect_timeout": 0.5},
     )
-
-
-def _origin_checker(app: Flask) -> Any:
-    """The origins of ``CORS_ORIGINS`` (taken literally: ``*`` is no wildcard here) and the
-    server's own origin. Clients that send no Origin (not browsers) are not checked."""
-    allowed = frozenset(app.config["CORS_ORIGINS"])
-
-    def is_allowed(origin: str | None, environ: dict[str, Any]) -> bool:
-        return origin is not None and (origin in allowed or origin == own_origin(environ))
-
-    return is_allowed
-
-
-def own_origin(environ: dict[str, Any]) -> str | None:
-    """The server's origin as the request names it (after ``ProxyFix``: as the trusted
-    proxies forwarded it); a scheme's default port left out, as browsers do."""
-    scheme, host = environ.get("wsgi.url_scheme", "http"), environ.get("HTTP_HOST")
-    return f"{scheme}://{get_host(scheme, host)}" if host else None

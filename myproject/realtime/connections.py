@@ -11,6 +11,7 @@ path having to remember to notify.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -28,6 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from myproject.auth.sessions import load_caller
 from myproject.extensions import db
 from myproject.models import LoginSession, User
+from myproject.realtime import quotas
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,8 @@ LOGIN_CHECK_SECONDS = 2.0
 # Query parameters a token might be smuggled in: refused, since URLs end up in access logs.
 QUERY_TOKEN_NAMES = ("token", "access_token", "jwt", "auth")
 STATE = "myproject_realtime"
+# How long a refused connection stays open for its refusal to be sent.
+CLOSE_DELAY = 0.05
 
 
 @dataclass
@@ -49,7 +53,23 @@ class Sockets:
 
 
 def on_connect(auth: Any = None) -> None:
-    """Accept a valid access token of a live login, from the auth payload only."""
+    """Accept a valid access token of a live login, from the auth payload only, while the
+    client's address has a free place (``quotas``). A refused connection is closed at once."""
+    sid: str = request.sid  # type: ignore[attr-defined]
+    try:
+        claims = _admitted(sid, auth)
+    except ConnectionRefusedError:
+        close_soon(sid)
+        raise
+    sockets: Sockets = current_app.extensions[STATE]
+    with sockets.lock:
+        sockets.logins[sid] = (int(claims["sid"]), int(claims["sub"]))
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    _start_login_check(app, sockets)
+    quotas.start_renewing(app, quotas.quotas())
+
+
+def _admitted(sid: str, auth: Any) -> dict[str, Any]:
     if any(name in request.args for name in QUERY_TOKEN_NAMES):
         raise ConnectionRefusedError(
             "Tokens in the URL are not accepted; send auth={token: <access token>}."
@@ -57,13 +77,34 @@ def on_connect(auth: Any = None) -> None:
     token = auth.get("token") if isinstance(auth, dict) else None
     if not isinstance(token, str) or not token:
         raise ConnectionRefusedError("Missing token; send auth={token: <access token>}.")
+    counted = quotas.quotas()
+    if not counted.claim(sid, request.remote_addr or "unknown"):
+        raise ConnectionRefusedError(
+            f"Too many sockets from this address (SOCKETIO_MAX_PER_ADDRESS, "
+            f"{counted.max_per_address})."
+        )
     claims = verified_claims(token)
     if claims is None:
+        counted.release(sid)
         raise ConnectionRefusedError("The token is invalid, expired or revoked.")
-    sockets: Sockets = current_app.extensions[STATE]
-    with sockets.lock:
-        sockets.logins[request.sid] = (int(claims["sid"]), int(claims["sub"]))  # type: ignore[attr-defined]
-    _start_login_check(current_app._get_current_object(), sockets)  # type: ignore[attr-defined]
+    return claims
+
+
+def close_soon(sid: str) -> None:
+    """Close the Engine.IO connection under ``sid`` once its refusal (or disconnect packet)
+    is on its way: a refused or flooding client keeps neither a socket nor a place."""
+    socketio: SocketIO = current_app.extensions["socketio"]
+    server = socketio.server
+    eio_sid = server.manager.eio_sid_from_sid(sid, "/")
+    if eio_sid is None:
+        return
+
+    def close() -> None:
+        socketio.sleep(CLOSE_DELAY)
+        with contextlib.suppress(Exception):  # already gone
+            quotas.drop(server, eio_sid)
+
+    socketio.start_background_task(close)
 
 
 def verified_claims(token: str) -> dict[str, Any] | None:
@@ -79,9 +120,11 @@ def verified_claims(token: str) -> dict[str, Any] | None:
 
 
 def on_disconnect(reason: Any = None) -> None:
+    sid: str = request.sid  # type: ignore[attr-defined]
     sockets: Sockets = current_app.extensions[STATE]
     with sockets.lock:
-        sockets.logins.pop(request.sid, None)  # type: ignore[attr-defined]
+        sockets.logins.pop(sid, None)
+    quotas.quotas().release(sid)
 
 
 # --- ended logins -----------------------------------------------------------------------------

@@ -4,6 +4,7 @@ acknowledgement."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask_socketio import join_room, leave_room
@@ -14,6 +15,9 @@ from myproject.models.resource import resources
 from myproject.models.user import USERS
 
 USER_ROOM_PREFIX = "user:"
+MAX_ROOM_LENGTH = 64
+MAX_ID = 2**31 - 1  # the id column (PostgreSQL integer)
+_USER_ROOM = re.compile(r"user:([1-9][0-9]{0,9})", re.ASCII)
 
 
 def user_room(user_id: int) -> str:
@@ -37,17 +41,22 @@ def on_leave(data: Any = None) -> dict[str, Any]:
 
 
 def _room_of(data: Any) -> str | dict[str, Any]:
-    """The room named by ``{"room": ...}``, or the error acknowledgement."""
+    """The room named by ``{"room": ...}``, or the error acknowledgement. A malformed name
+    is refused before anything touches the database."""
     room = data.get("room") if isinstance(data, dict) else None
     shared = [r.broadcast.room for r in resources() if r.broadcast is not None]
     if room in shared:
         return str(room)
-    if isinstance(room, str) and room.startswith(USER_ROOM_PREFIX):
-        user_id = room.removeprefix(USER_ROOM_PREFIX)
-        if not (user_id.isascii() and user_id.isdigit()) or int(user_id) >= 2**31:
-            return {"ok": False, "error": f"Unknown room {room!r}."}
-        if db.session.get(User, int(user_id)) is None:
-            return {"ok": False, "error": USERS.not_found(int(user_id))}
-        return user_room(int(user_id))
+    if not isinstance(room, str) or len(room) > MAX_ROOM_LENGTH:
+        return {
+            "ok": False,
+            "error": f"A room name is a string of at most {MAX_ROOM_LENGTH} characters.",
+        }
+    match = _USER_ROOM.fullmatch(room)
+    if match is not None and int(match.group(1)) <= MAX_ID:
+        user_id = int(match.group(1))
+        if db.session.get(User, user_id) is None:
+            return {"ok": False, "error": USERS.not_found(user_id)}
+        return user_room(user_id)
     names = ", ".join(repr(name) for name in shared)
     return {"ok": False, "error": f"Unknown room {room!r}; use {names} or 'user:<id>'."}

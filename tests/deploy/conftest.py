@@ -158,6 +158,10 @@ def app_env(database_url: str, redis_url: str) -> dict[str, str]:
         "RATELIMIT_REGISTER": "100 per hour",
         "RATELIMIT_LOGIN": "100 per hour",
         "LOG_LEVEL": "WARNING",
+        # python-socketio's client sends its own Origin (a host listed here), and every
+        # socket comes from 127.0.0.1 (the capacity test opens 500).
+        "ALLOWED_HOSTS": "localhost,127.0.0.1",
+        "SOCKETIO_MAX_PER_ADDRESS": "2000",
     }
 
 
