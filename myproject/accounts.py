@@ -13,19 +13,18 @@ import hashlib
 import hmac
 
 from flask import current_app
-from sqlalchemy import update
+from sqlalchemy import Update, update
 
+from myproject.ended_logins import mark_ended
+from myproject.events import on_commit
 from myproject.extensions import db
 from myproject.models import LoginSession, PasswordReset
 from myproject.models.base import utcnow
 
 
 def revoke_session(*, session_id: int) -> None:
-    db.session.execute(
-        update(LoginSession)
-        .where(LoginSession.id == session_id, LoginSession.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-        .execution_options(synchronize_session=False)
+    _end(
+        update(LoginSession).where(LoginSession.id == session_id, LoginSession.revoked_at.is_(None))
     )
     db.session.commit()
 
@@ -34,17 +33,26 @@ def revoke_user_sessions(
     *, user_id: int, keep_session_id: int | None = None, commit: bool = True
 ) -> None:
     """Revoke every live login of ``user_id``, except ``keep_session_id`` if given."""
-    stmt = (
-        update(LoginSession)
-        .where(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-        .execution_options(synchronize_session=False)
+    stmt = update(LoginSession).where(
+        LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None)
     )
     if keep_session_id is not None:
         stmt = stmt.where(LoginSession.id != keep_session_id)
-    db.session.execute(stmt)
+    _end(stmt)
     if commit:
         db.session.commit()
+
+
+def _end(stmt: Update) -> None:
+    """Revoke the sessions ``stmt`` selects; once that commits, the rate limiter counts
+    their tokens as anonymous (``myproject.ended_logins``)."""
+    ended = db.session.scalars(
+        stmt.values(revoked_at=utcnow())
+        .returning(LoginSession.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    if ended:
+        on_commit(db.session, lambda: mark_ended(ended))
 
 
 def derive_reset_token(nonce: str) -> str:

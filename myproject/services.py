@@ -87,6 +87,7 @@ def update_user(
 
 def delete_user(*, user: User) -> None:
     """Delete the user; their items and login sessions go with them (ON DELETE CASCADE)."""
+    revoke_user_sessions(user_id=user.id, commit=False)  # ends their logins for the limiter
     user.delete(commit=False)
     db.session.commit()
 
