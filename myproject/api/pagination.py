@@ -34,10 +34,16 @@ class Ordering:
     id_column: InstrumentedAttribute[Any]
     descending: bool
 
-    def clauses(self) -> tuple[Any, Any]:
+    def clauses(self, *, sort_matches: bool = False) -> tuple[Any, Any]:
+        """``sort_matches``: order by an expression no index serves (``coalesce(c, c)``, the
+        same values), so the database finds the matches first, by the filter's own index, and
+        sorts those. For a few matches in a large table the planner otherwise walks the order
+        index, filtering row by row: measured at 1,000,000 items, a rare ``q`` took 1.0 s that
+        way and 35 ms this way."""
+        column = func.coalesce(self.column, self.column) if sort_matches else self.column
         if self.descending:
-            return self.column.desc(), self.id_column.desc()
-        return self.column.asc(), self.id_column.asc()
+            return column.desc(), self.id_column.desc()
+        return column.asc(), self.id_column.asc()
 
     def after(self, value: Any, row_id: int) -> ColumnElement[bool]:
         """Rows strictly after (value, row_id) in this order."""
@@ -85,6 +91,8 @@ class Ordering:
 PAGING_PARAMS = frozenset({"page", "per_page", "cursor"})
 # A capped count (``paginate(capped=True)``, the ``q`` search) stops here.
 COUNT_CAP = 10_000
+# A capped search with at most this many matches sorts its matches (Ordering.clauses).
+FEW_MATCHES = 1_000
 
 
 def page_links(
@@ -152,7 +160,9 @@ def paginate(
     total = min(total, COUNT_CAP) if capped else total
     rows: list[Any] = []
     if (page - 1) * per_page < total or lower_bound:
-        ordered = stmt.where(*filters).order_by(*ordering.clauses()).limit(per_page)
+        few = capped and total <= FEW_MATCHES  # see Ordering.clauses
+        ordered = stmt.where(*filters).order_by(*ordering.clauses(sort_matches=few))
+        ordered = ordered.limit(per_page)
         if keyset is not None:
             ordered = ordered.where(keyset)
         else:

@@ -98,6 +98,7 @@ def run_migrations_online():
             f"Error: cannot reach the database ({connectable.url.render_as_string()}): "
             f"{str(exc.orig).splitlines()[0]}"
         ) from None
+
     def include_object(obj, name, type_, reflected, compare_to):
         # An index the models declare for one dialect only (`info={"only_on": ...}`, with
         # Index.ddl_if, which autogenerate does not read) is compared on that dialect only.
