@@ -67,7 +67,13 @@ graceful_timeout = 30
 # problem (gunicorn's own default, 4094, answers HTML). 8190 is gunicorn's maximum, and the
 # default limit_request_field_size (8190) already lets a header as long through.
 limit_request_line = 8190
-accesslog = "-"
+# GUNICORN_ACCESS_LOG: "-" (stdout, the default), a file path, or "off": no access log at all,
+# which gunicorn then skips before formatting anything (about 5% of a cached read's CPU).
+accesslog = (
+    None
+    if os.environ.get("GUNICORN_ACCESS_LOG") == "off"
+    else os.environ.get("GUNICORN_ACCESS_LOG", "-")
+)
 errorlog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -38,6 +38,7 @@ ITEM_COLUMNS = (
     "users.id, users.username, items.created_at, items.updated_at"
 )
 MAX_POOLED = 32
+COUNT_CAP = 10_000  # myproject.api.pagination.COUNT_CAP: a search counts at most this + 1
 
 
 def database_url() -> str:
@@ -148,13 +149,15 @@ def read_cursor(cursor: str, page: int) -> tuple[Any, int] | None:
     return value, row_id
 
 
-def page_links(page: int, per_page: int, total: int, next_cursor: str | None) -> str:
+def page_links(
+    page: int, per_page: int, total: int, next_cursor: str | None, more: bool = False
+) -> str:
     """The same Link header as myproject.api.pagination.page_links."""
     last = max(1, -(-total // per_page))
     targets = {"first": 1, "last": last}
     if page > 1:
-        targets["prev"] = min(page - 1, last)
-    if page < last:
+        targets["prev"] = min(page - 1, last) if not more else page - 1
+    if page < last or more:
         targets["next"] = page + 1
     base_args = request.args.to_dict(flat=False)
     base_args.pop("cursor", None)
@@ -218,6 +221,12 @@ def list_items() -> Response:
         except (ValueError, TypeError, binascii_error):
             return problem(422, "Unprocessable Entity", "The cursor is not valid.")
     count_sql = f"SELECT count(*) FROM items{' WHERE ' + ' AND '.join(where) if where else ''}"
+    capped = "q" in request.args  # the API counts a search up to COUNT_CAP + 1 rows
+    if capped:
+        count_sql = (
+            f"SELECT count(*) FROM (SELECT 1 FROM items WHERE {' AND '.join(where)}"
+            f" LIMIT {COUNT_CAP + 1}) s"
+        )
     page_params = list(params)
     if keyset is not None:
         where.append(f"({column}, items.id) {'<' if descending else '>'} (%s, %s)")
@@ -233,7 +242,9 @@ def list_items() -> Response:
     with pool.connection() as conn:
         total_row = conn.execute(count_sql, params).fetchone()
         total = int(total_row[0]) if total_row else 0
-        if (page - 1) * per_page < total:
+        lower_bound = capped and total > COUNT_CAP
+        total = min(total, COUNT_CAP) if capped else total
+        if (page - 1) * per_page < total or lower_bound:
             rows = conn.execute(
                 f"SELECT {ITEM_COLUMNS}, {column} FROM items "
                 f"JOIN users ON users.id = items.user_id{where_sql}{order_sql}"
@@ -245,5 +256,8 @@ def list_items() -> Response:
         next_cursor = make_cursor(page + 1, rows[-1][-1], rows[-1][0])
     response = json_response([item_dict(row[:-1]) for row in rows])
     response.headers["X-Total-Count"] = str(total)
-    response.headers["Link"] = page_links(page, per_page, total, next_cursor)
+    if lower_bound:
+        response.headers["X-Total-Count-Lower-Bound"] = "true"
+    more = lower_bound and len(rows) == per_page
+    response.headers["Link"] = page_links(page, per_page, total, next_cursor, more)
     return response

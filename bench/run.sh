@@ -12,7 +12,7 @@
 #   WEB_CONCURRENCY GUNICORN_THREADS GUNICORN_WORKER_CLASS   passed to gunicorn.conf.py
 #   COMPARE_SIZE=10000      items for --compare-workers
 #   BENCH_DB=myproject_bench  KEEP_DB=1 keeps the database afterwards
-#   BENCH_OURS_PORT=8000 BENCH_FLOOR_PORT=8001
+#   BENCH_OURS_PORT BENCH_FLOOR_PORT (default: free ports)
 #   PGHOST/PGPORT/PGUSER (default 127.0.0.1/5432/postgres), BENCH_REDIS_URL
 # Run from anywhere; it works in the repository root with the virtualenv at .venv.
 set -euo pipefail
@@ -36,11 +36,16 @@ WRK_CONNECTIONS=${WRK_CONNECTIONS:-16}
 WRK_TIMEOUT=${WRK_TIMEOUT:-10s}
 BENCH_DB=${BENCH_DB:-myproject_bench}
 export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
-OURS_PORT=${BENCH_OURS_PORT:-8000}
-FLOOR_PORT=${BENCH_FLOOR_PORT:-8001}
+# Free ports picked by the kernel unless given: the machine may run other servers (and other
+# benches) on the usual ones.
+free_port() { "$BIN/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+OURS_PORT=${BENCH_OURS_PORT:-$(free_port)}
+FLOOR_PORT=${BENCH_FLOOR_PORT:-$(free_port)}
+[[ $OURS_PORT != "$FLOOR_PORT" ]] || FLOOR_PORT=$(free_port)
 RESULTS=bench/results.md
 OUT=bench/out/$MODE
-SEARCH_WORD=guitar
+SEARCH_WORD=guitar  # in about a third of the seeded items
+RARE_WORD=9999     # in item names only: 1 item at 10,000, about 200 at 1,000,000
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -412,7 +417,8 @@ main_run() {
     echo "deep_$size=$deep_path" >>"$OUT/meta.txt"
     parity_paths=("/api/items/1" "/api/items/$total" "/api/items?page=1&per_page=20"
       "/api/items?page=1&per_page=100" "/api/items?page=$deep&per_page=20" "$deep_path"
-      "/api/items?q=$SEARCH_WORD" "/api/items?category=books" "/api/items?page=999999")
+      "/api/items?q=$SEARCH_WORD" "/api/items?q=$RARE_WORD" "/api/items?category=books"
+      "/api/items?page=999999")
     "$BIN/python" bench/report.py parity "http://127.0.0.1:$OURS_PORT" \
       "http://127.0.0.1:$FLOOR_PORT" "$OUT/parity-$size.tsv" "${parity_paths[@]}" |
       tee "$OUT/parity-$size.txt" >&2
@@ -432,6 +438,7 @@ main_run() {
     both "$size" list_deep path="$deep_path" bust=1
     both "$size" list_deep_offset path="/api/items?page=$deep&per_page=20" bust=1
     both "$size" search path="/api/items?q=$SEARCH_WORD" bust=1
+    both "$size" search_rare path="/api/items?q=$RARE_WORD" bust=1
     both "$size" category path="/api/items?category=books" bust=1
 
     worker_rss ours >"$OUT/rss-$size-ours-after-reads.txt"

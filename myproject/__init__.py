@@ -73,7 +73,9 @@ def init_extensions(app: Flask) -> None:
     db.init_app(app)
     with app.app_context():
         idle_ping = not app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("pool_pre_ping")
-        configure_engine(db.engine, idle_ping=idle_ping)
+        configure_engine(
+            db.engine, idle_ping=idle_ping, statement_timeout=app.config["DB_STATEMENT_TIMEOUT"]
+        )
     ma.init_app(app)
     jwt.init_app(app)
     cache.init_app(app)

@@ -15,20 +15,19 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import Update, delete, select, update
 
 from myproject import security_events
+from myproject.ended_logins import mark_ended
+from myproject.events import on_commit
 from myproject.extensions import db
 from myproject.models import EmailVerification, LoginSession, OutboxEmail, PasswordReset, User
 from myproject.models.base import utcnow
 
 
 def revoke_session(*, session_id: int) -> None:
-    db.session.execute(
-        update(LoginSession)
-        .where(LoginSession.id == session_id, LoginSession.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-        .execution_options(synchronize_session=False)
+    _end(
+        update(LoginSession).where(LoginSession.id == session_id, LoginSession.revoked_at.is_(None))
     )
     db.session.commit()
 
@@ -37,15 +36,12 @@ def revoke_user_sessions(
     *, user_id: int, keep_session_id: int | None = None, commit: bool = True
 ) -> None:
     """Revoke every live login of ``user_id``, except ``keep_session_id`` if given."""
-    stmt = (
-        update(LoginSession)
-        .where(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-        .execution_options(synchronize_session=False)
+    stmt = update(LoginSession).where(
+        LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None)
     )
     if keep_session_id is not None:
         stmt = stmt.where(LoginSession.id != keep_session_id)
-    db.session.execute(stmt)
+    _end(stmt)
     if commit:
         db.session.commit()
 
@@ -59,6 +55,18 @@ def invalidate_tokens(*, user_id: int) -> None:
             .where(model.user_id == user_id, model.used_at.is_(None))
             .execution_options(synchronize_session=False)
         )
+
+
+def _end(stmt: Update) -> None:
+    """Revoke the sessions ``stmt`` selects; once that commits, the rate limiter counts
+    their tokens as anonymous (``myproject.ended_logins``)."""
+    ended = db.session.scalars(
+        stmt.values(revoked_at=utcnow())
+        .returning(LoginSession.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    if ended:
+        on_commit(db.session, lambda: mark_ended(ended))
 
 
 def derive_token(purpose: str, nonce: str) -> str:

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -158,27 +158,55 @@ def _retry_invalidation(app: Flask, state: CacheHealth) -> None:
     threading.Thread(target=run, name="cache-invalidation-retry", daemon=True).start()
 
 
-def lookup(kind: str, name: str) -> tuple[str | None, Any]:
+def lookup(
+    kind: str, name: str, prefetched: Mapping[str, Any] | None = None
+) -> tuple[str | None, Any]:
     """The key of ``name`` under the current data version and the value stored there (None:
     not stored), counted as a cache hit or miss (GET /metrics). (None, None) when the cache
-    is down: then there is nothing to ``store`` either."""
-    key, stored = _find(kind, name)
+    is down: then there is nothing to ``store`` either.
+
+    ``prefetched``: raw Redis values by raw key, read earlier in the request by the rate
+    limit script from ``redis_keys(kind, name)``; used instead of a round trip of its own.
+    """
+    key, stored = _find(kind, name, prefetched or {})
     record_cache_lookup(hit=stored is not None)
     return key, stored
 
 
-def _find(kind: str, name: str) -> tuple[str | None, Any]:
+def redis_keys(kind: str, name: str) -> tuple[str, str] | None:
+    """The raw Redis keys (version, entry under the last seen version) that ``lookup`` reads
+    in the steady state, for a caller that can fetch them in a round trip it makes anyway;
+    None when there is no steady state to guess from (first lookup, Redis down, no Redis)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    state = _health(app)
+    backend = getattr(cache, "cache", None)
+    prefix = getattr(backend, "key_prefix", None)
+    if state.version is None or state.down_since is not None or not isinstance(prefix, str):
+        return None
+    return prefix + VERSION_KEY, f"{prefix}{kind}:{state.version}:{name}"
+
+
+def _decode(raw: Any) -> Any:
+    return cache.cache.serializer.loads(raw)
+
+
+def _find(kind: str, name: str, prefetched: Mapping[str, Any]) -> tuple[str | None, Any]:
     """The key of ``name`` under the current data version, and the value stored there.
 
     In the steady state this is one round trip: the version and the entry under the version
-    this process saw last, fetched together (MGET). (None, None) when the cache is down.
+    this process saw last, fetched together (MGET), or none when the rate limit script has
+    fetched them already (``prefetched``). (None, None) when the cache is down.
     """
     state = _health(current_app._get_current_object())  # type: ignore[attr-defined]
     guess = state.version
     version: str | None = None
     if guess is not None:
         guessed_key = f"{kind}:{guess}:{name}"
-        ok, values = _call(lambda: cache.get_many(VERSION_KEY, guessed_key))
+        raw = redis_keys(kind, name) if prefetched else None
+        if raw is not None and raw[0] in prefetched and raw[1] in prefetched:
+            ok, values = True, [_decode(prefetched[raw[0]]), _decode(prefetched[raw[1]])]
+        else:
+            ok, values = _call(lambda: cache.get_many(VERSION_KEY, guessed_key))
         if not ok:
             return None, None
         if values[0] == guess:

@@ -1,4 +1,5 @@
-"""Database connections: cheap health checks, autocommit reads, SQLite's pragmas.
+"""Database connections: cheap health checks, autocommit reads, a statement timeout,
+SQLite's pragmas.
 
 Idle ping: SQLAlchemy's ``pool_pre_ping`` pings on every checkout, one extra round trip per
 request. Under load a connection is checked out again within milliseconds and is known good,
@@ -51,13 +52,30 @@ def _autocommit(engine: Engine) -> Engine:
     return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
-def configure_engine(engine: Engine, *, idle_ping: bool) -> None:
-    """Install the connection hooks this engine needs (``idle_ping``: see the module doc)."""
+def configure_engine(engine: Engine, *, idle_ping: bool, statement_timeout: float = 0) -> None:
+    """Install the connection hooks this engine needs (``idle_ping``: see the module doc;
+    ``statement_timeout``: seconds, 0 for none, PostgreSQL only)."""
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
-    elif idle_ping:
+        return
+    if idle_ping:
         _install_idle_ping(engine)
+    if statement_timeout and engine.dialect.name == "postgresql":
+        _install_statement_timeout(engine, statement_timeout)
+
+
+def _install_statement_timeout(engine: Engine, seconds: float) -> None:
+    """Every connection starts with ``statement_timeout`` set, as a startup option of the
+    connection itself (no extra round trip): PostgreSQL cancels a statement that runs longer,
+    and the request answers 503 (``myproject.errors``)."""
+    option = f"-c statement_timeout={max(1, round(seconds * 1000))}"
+
+    def on_do_connect(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+        existing = cparams.get("options")
+        cparams["options"] = f"{existing} {option}" if existing else option
+
+    event.listen(engine, "do_connect", on_do_connect)
 
 
 def _install_idle_ping(engine: Engine) -> None:

@@ -107,6 +107,9 @@ def handle_data_error(error: DataError) -> Response:
     return problem(422, "A value is out of range or malformed for storage.")
 
 
+QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE for statement_timeout (and cancels)
+
+
 @bp.app_errorhandler(OperationalError)
 @bp.app_errorhandler(InterfaceError)
 def handle_database_unavailable(error: Exception) -> Response:
@@ -114,6 +117,13 @@ def handle_database_unavailable(error: Exception) -> Response:
         db.session.rollback()
     except Exception:  # the connection is already gone; the pool replaces it
         pass
+    if getattr(getattr(error, "orig", None), "sqlstate", None) == QUERY_CANCELED:
+        log.warning("statement cancelled after DB_STATEMENT_TIMEOUT")
+        return problem(
+            503,
+            "The request took longer than the database allows; retry shortly.",
+            headers={"Retry-After": "5"},
+        )
     if migrations_pending():  # a missing table looks like an outage to the driver
         return schema_behind()
     log.error("database unavailable: %s", type(error).__name__)

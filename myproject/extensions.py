@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import request
 from flask_caching import Cache
 from flask_cors import CORS
-from flask_limiter import Limiter
 from flask_mail import Mail
 from flask_marshmallow import Marshmallow
 from flask_sqlalchemy import SQLAlchemy
@@ -15,7 +14,7 @@ from sqlalchemy.orm import DeclarativeBase
 from myproject.dbpool import ReadAutocommitSession
 from myproject.openapi import Api
 from myproject.ratelimit import JWTManager, default_limit, is_exempt, rate_limit_key
-from myproject.ratelimit_window import ONE_TRIP_FIXED_WINDOW
+from myproject.ratelimit_window import ONE_TRIP_FIXED_WINDOW, Limiter
 
 # Named constraints keep Alembic migrations portable between SQLite and PostgreSQL.
 NAMING_CONVENTION = {

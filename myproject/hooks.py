@@ -47,6 +47,7 @@ CSRF_HEADER = "X-CSRF-TOKEN"
 CORS_EXPOSE_HEADERS = [
     "Link",
     "X-Total-Count",
+    "X-Total-Count-Lower-Bound",
     "ETag",
     "X-Request-ID",
     "Retry-After",

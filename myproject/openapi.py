@@ -45,13 +45,21 @@ HEADERS = {
     "Location": _header("URL of the created resource.", {"type": "string"}, required=True),
     "ETag": _header("Strong validator of the item.", {"type": "string"}, required=True),
     "X-Total-Count": _header("Number of matching rows.", NON_NEGATIVE, required=True),
+    "X-Total-Count-Lower-Bound": _header(
+        "`true` when a search matched more rows than it counts: X-Total-Count is then 10000.",
+        {"type": "string", "enum": ["true"]},
+    ),
     "Link": _header("RFC 8288 links: first, last, prev, next.", {"type": "string"}, required=True),
     "WWW-Authenticate": _header("The bearer challenge.", {"type": "string"}, required=True),
 }
 # Flask-Limiter sends these on every answer of a limited route (when limits are enabled and
 # the caller is not exempt, hence optional).
 RATE_LIMIT_HEADERS = {name: name for name in HEADERS if name.startswith("X-RateLimit-")}
-LIST_HEADERS = {"X-Total-Count": "X-Total-Count", "Link": "Link"}
+LIST_HEADERS = {
+    "X-Total-Count": "X-Total-Count",
+    "X-Total-Count-Lower-Bound": "X-Total-Count-Lower-Bound",
+    "Link": "Link",
+}
 ETAG_HEADER = {"ETag": "ETag"}
 # errors.py and Flask-Limiter send Retry-After on these.
 RETRY_AFTER_STATUSES = (429, 503)

@@ -96,6 +96,8 @@ def default_limit() -> str:
     else:
         key = "RATELIMIT_SIGNED_IN"
     limit: str = current_app.config[key]
+    if claims is not None:  # counted as anonymous instead if its login has ended
+        g.ratelimit_tier = limit  # (myproject.ratelimit_window)
     return limit
 
 

@@ -135,6 +135,7 @@ def delete_user(*, user: User, actor: User | None = None) -> None:
     as deleting each item would."""
     for item in list(db.session.scalars(select(Item).where(Item.user_id == user.id))):
         db.session.delete(item)
+    revoke_user_sessions(user_id=user.id, commit=False)  # ends their logins for the limiter
     security_events.record(
         security_events.USER_DELETED, user_id=user.id, actor_id=actor.id if actor else None
     )

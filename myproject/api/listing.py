@@ -59,5 +59,6 @@ def list_items(args: dict[str, Any]) -> Response:
         cursor=args.get("cursor"),
         count_key=f"items-count:{filter_key}",
         as_rows=True,
+        capped="q" in args,  # a search counts at most COUNT_CAP + 1 matches
     )
     return json_response([item_dict(row) for row in rows], headers=headers)

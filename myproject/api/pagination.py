@@ -34,10 +34,16 @@ class Ordering:
     id_column: InstrumentedAttribute[Any]
     descending: bool
 
-    def clauses(self) -> tuple[Any, Any]:
+    def clauses(self, *, sort_matches: bool = False) -> tuple[Any, Any]:
+        """``sort_matches``: order by an expression no index serves (``coalesce(c, c)``, the
+        same values), so the database finds the matches first, by the filter's own index, and
+        sorts those. For a few matches in a large table the planner otherwise walks the order
+        index, filtering row by row: measured at 1,000,000 items, a rare ``q`` took 1.0 s that
+        way and 35 ms this way."""
+        column = func.coalesce(self.column, self.column) if sort_matches else self.column
         if self.descending:
-            return self.column.desc(), self.id_column.desc()
-        return self.column.asc(), self.id_column.asc()
+            return column.desc(), self.id_column.desc()
+        return column.asc(), self.id_column.asc()
 
     def after(self, value: Any, row_id: int) -> ColumnElement[bool]:
         """Rows strictly after (value, row_id) in this order."""
@@ -83,15 +89,27 @@ class Ordering:
 
 
 PAGING_PARAMS = frozenset({"page", "per_page", "cursor"})
+# A capped count (``paginate(capped=True)``, the ``q`` search) stops here.
+COUNT_CAP = 10_000
+# A capped search with at most this many matches sorts its matches (Ordering.clauses).
+FEW_MATCHES = 1_000
 
 
-def page_links(page: int, per_page: int, total: int, next_cursor: str | None = None) -> str:
-    """The Link header value: first, last, and prev/next where they exist."""
+def page_links(
+    page: int,
+    per_page: int,
+    total: int,
+    next_cursor: str | None = None,
+    *,
+    more: bool = False,
+) -> str:
+    """The Link header value: first, last, and prev/next where they exist (``more``: rows
+    follow this page even past ``last``, as when the count stopped at ``COUNT_CAP``)."""
     last = max(1, -(-total // per_page))
     targets = {"first": 1, "last": last}
     if page > 1:
-        targets["prev"] = min(page - 1, last)
-    if page < last:
+        targets["prev"] = min(page - 1, last) if not more else page - 1
+    if page < last or more:
         targets["next"] = page + 1
     # The other query parameters are kept as sent; page, per_page and cursor are ours.
     kept = [(k, v) for k, v in request.args.items(multi=True) if k not in PAGING_PARAMS]
@@ -116,23 +134,35 @@ def paginate(
     cursor: str | None = None,
     count_key: str | None = None,
     as_rows: bool = False,
+    capped: bool = False,
 ) -> tuple[list[Any], dict[str, str]]:
     """One page of ``stmt`` in ``ordering`` and the number of matching rows.
 
     Two SQL statements at most (the count is cached until the next write when ``count_key``
     is given). ``as_rows``: answer result rows (a column select) instead of ORM objects.
+    ``capped``: count at most ``COUNT_CAP`` + 1 rows; past the cap ``X-Total-Count`` is
+    ``COUNT_CAP`` and ``X-Total-Count-Lower-Bound: true`` says there are more (a search that
+    matches most of a large table then costs a bounded count, not a scan of every match).
     Returns the rows and the ``X-Total-Count`` and ``Link`` headers. Raises
     a 422 for a malformed ``cursor``.
     """
     keyset = ordering.parse_cursor(cursor, page) if cursor else None
 
     def count() -> int:
+        if capped:
+            matches = select(literal(1)).select_from(count_from).where(*filters)
+            bounded = matches.limit(COUNT_CAP + 1).subquery()
+            return db.session.scalar(select(func.count()).select_from(bounded)) or 0
         return db.session.scalar(select(func.count()).select_from(count_from).where(*filters)) or 0
 
     total = remember(count_key, count) if count_key else count()
+    lower_bound = total > COUNT_CAP if capped else False
+    total = min(total, COUNT_CAP) if capped else total
     rows: list[Any] = []
-    if (page - 1) * per_page < total:
-        ordered = stmt.where(*filters).order_by(*ordering.clauses()).limit(per_page)
+    if (page - 1) * per_page < total or lower_bound:
+        few = capped and total <= FEW_MATCHES  # see Ordering.clauses
+        ordered = stmt.where(*filters).order_by(*ordering.clauses(sort_matches=few))
+        ordered = ordered.limit(per_page)
         if keyset is not None:
             ordered = ordered.where(keyset)
         else:
@@ -142,6 +172,10 @@ def paginate(
     next_cursor = ordering.cursor_for(rows[-1], page + 1) if len(rows) == per_page else None
     headers = {
         "X-Total-Count": str(total),
-        "Link": page_links(page, per_page, total, next_cursor),
+        "Link": page_links(
+            page, per_page, total, next_cursor, more=lower_bound and len(rows) == per_page
+        ),
     }
+    if lower_bound:
+        headers["X-Total-Count-Lower-Bound"] = "true"
     return rows, headers

@@ -83,6 +83,9 @@ class Config(JobsAndEmailSettings):
         # gunicorn's worker timeout (gunicorn.conf.py reads the same variable): a request
         # still unanswered after it is dead, and its Idempotency-Key reservation abandoned.
         self.REQUEST_TIMEOUT = env_int("REQUEST_TIMEOUT", 30, minimum=1)
+        # PostgreSQL's statement_timeout for every connection (0: none); a cancelled
+        # statement answers 503 (myproject.dbpool, myproject.errors).
+        self.DB_STATEMENT_TIMEOUT = env_int("DB_STATEMENT_TIMEOUT", 5)
 
         self.REDIS_URL: str | None = env_url(self.REDIS_URL_VARIABLE, "", REDIS_SCHEMES) or None
         # Several deployments (or test runs) may share one Redis database: each keeps its

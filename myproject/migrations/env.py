@@ -98,6 +98,14 @@ def run_migrations_online():
             f"Error: cannot reach the database ({connectable.url.render_as_string()}): "
             f"{str(exc.orig).splitlines()[0]}"
         ) from None
+
+    def include_object(obj, name, type_, reflected, compare_to):
+        # An index the models declare for one dialect only (`info={"only_on": ...}`, with
+        # Index.ddl_if, which autogenerate does not read) is compared on that dialect only.
+        only_on = getattr(obj, "info", {}).get("only_on") if type_ == "index" else None
+        return only_on is None or only_on == connection.dialect.name
+
+    conf_args.setdefault("include_object", include_object)
     with connection:
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import DDL, ForeignKey, Index, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from myproject.models.base import TimestampModel
@@ -18,6 +18,18 @@ class Item(TimestampModel):
         Index("ix_items_name_category", "name", "category"),
         # The default order: newest first, id as the tiebreaker.
         Index("ix_items_created_at_id", "created_at", "id"),
+        # `q` on PostgreSQL: trigram GIN indexes, one per column, so `name ILIKE ... OR
+        # description ILIKE ...` is a BitmapOr of two index scans (migration 0008).
+        *(
+            Index(
+                f"ix_items_{column}_trgm",
+                column,
+                postgresql_using="gin",
+                postgresql_ops={column: "gin_trgm_ops"},
+                info={"only_on": "postgresql"},  # for autogenerate (migrations/env.py)
+            ).ddl_if(dialect="postgresql")
+            for column in ("name", "description")
+        ),
     )
 
     name: Mapped[str] = mapped_column(String(100), nullable=False)
@@ -61,6 +73,14 @@ class Item(TimestampModel):
             Item.created_at,
             Item.updated_at,
         )
+
+
+# `metadata.create_all` (the tests) needs the extension before the trigram indexes.
+event.listen(
+    Item.__table__,
+    "before_create",
+    DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"),
+)
 
 
 def item_dict(item: Any) -> dict[str, Any]:
