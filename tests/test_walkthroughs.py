@@ -13,7 +13,7 @@ import pytest
 from myproject.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
-WALKTHROUGHS = [ROOT / "README.md", ROOT / "examples" / "spa" / "README.md"]
+WALKTHROUGHS = [ROOT / "docs" / "frontends.md", ROOT / "examples" / "spa" / "README.md"]
 
 
 def origin(url: str) -> str:
