@@ -29,6 +29,7 @@ class Span:
     parent_id: str
     kind: int
     attributes: dict[str, Any] = field(default_factory=dict)
+    failed: bool = False  # status ERROR
 
 
 def _value(any_value: Any) -> Any:
@@ -89,6 +90,7 @@ class OtlpReceiver:
                             parent_id=span.parent_span_id.hex(),
                             kind=span.kind,
                             attributes={a.key: _value(a.value) for a in span.attributes},
+                            failed=span.status.code == 2,  # STATUS_CODE_ERROR
                         )
                     )
 
