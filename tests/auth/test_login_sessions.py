@@ -45,7 +45,8 @@ def test_lists_live_logins_newest_first(client, user, other, session):
 def test_expired_logins_are_not_listed(client, user, session):
     old = login(client, user.username)
     now = login(client, user.username)
-    session.execute(update(LoginSession).where(LoginSession.id != 0).values(expires_at=utcnow()))
+    mine = LoginSession.user_id == user.id
+    session.execute(update(LoginSession).where(mine).values(expires_at=utcnow()))
     session.commit()
     session.execute(
         update(LoginSession)
@@ -120,7 +121,7 @@ def test_another_users_or_unknown_login_is_404(client, user, other):
 def test_last_used_moves_at_most_once_a_minute(client, user, session, sql_statements):
     tokens = login(client, user.username)
     headers = bearer(tokens["access_token"])
-    row = session.query(LoginSession).one()
+    row = session.query(LoginSession).filter_by(user_id=user.id).one()
     used = row.last_used_at
     assert used is not None
 
@@ -132,7 +133,9 @@ def test_last_used_moves_at_most_once_a_minute(client, user, session, sql_statem
     assert row.last_used_at == used
 
     long_ago = utcnow() - timedelta(minutes=2)
-    session.execute(update(LoginSession).values(last_used_at=long_ago))
+    session.execute(
+        update(LoginSession).where(LoginSession.id == row.id).values(last_used_at=long_ago)
+    )
     session.commit()
     sql_statements.clear()
     for _ in range(3):
