@@ -57,7 +57,6 @@ def test_default_expiry_is_90_days(make_key, session):
     [
         {"name": "x", "scopes": []},
         {"name": "x", "scopes": ["items:delete"]},
-        {"name": "x", "scopes": ["items:read", "items:read"]},
         {"name": "x", "scopes": ["items:read"], "expires_in_days": None},
         {"name": "x", "scopes": ["items:read"], "expires_in_days": 0},
         {"name": "x", "scopes": ["items:read"], "expires_in_days": 366},
@@ -68,6 +67,26 @@ def test_default_expiry_is_90_days(make_key, session):
 )
 def test_invalid_bodies_are_422(client, auth_headers, body):
     assert_problem(client.post("/auth/api-keys", json=body, headers=auth_headers), 422)
+
+
+def test_a_scope_named_twice_counts_once(client, auth_headers):
+    body = {"name": "x", "scopes": ["items:read", "items:read"]}
+
+    response = client.post("/auth/api-keys", json=body, headers=auth_headers)
+
+    assert response.status_code == 201
+    assert response.get_json()["scopes"] == ["items:read"]
+
+
+def test_an_unknown_scope_is_named_by_its_field(client, auth_headers):
+    body = {"name": "x", "scopes": ["items:read", "items:delete"]}
+
+    response = client.post("/auth/api-keys", json=body, headers=auth_headers)
+
+    assert response.status_code == 422
+    assert list(response.get_json()["errors"]["json"]["scopes"]) == [
+        "Must be one of: items:read, items:write, users:read, users:write."
+    ]
 
 
 def test_at_most_20_live_keys(client, auth_headers, make_key, session, user):
