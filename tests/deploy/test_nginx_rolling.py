@@ -18,7 +18,6 @@ from typing import Any
 
 import psycopg
 import pytest
-import redis
 import socketio
 
 from myproject.config import normalize_database_url
@@ -28,6 +27,7 @@ from tests.deploy.stack import (
     Instance,
     Ports,
     app_env,
+    forget_keys,
     migrate,
     render_config,
     self_signed,
@@ -59,7 +59,7 @@ def rolling(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     binary = nginx_binary()
     if binary is None:
         pytest.skip("nginx is not installed (`make e2e-nginx` installs Debian's nginx)")
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    forget_keys()
     ports = Ports(apps=[Ports().apps[0], Ports().apps[0]])
     logs = tmp_path_factory.mktemp("rolling")
     with TempDatabase(DATABASE_URL) as database, nginx_prefix() as prefix:
@@ -81,7 +81,7 @@ def rolling(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                         shutil.copy(nginx.log.parent / name, logs / f"nginx-{name}")
             for instance in instances:
                 instance.stop()
-            redis.Redis.from_url(REDIS_URL).flushdb()
+            forget_keys()
 
 
 def call(
