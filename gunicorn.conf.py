@@ -128,14 +128,15 @@ def post_worker_init(worker: Any) -> None:
 
         done = refuse_new_connections(worker.sockets, worker.ppid)
         worker.log.info("Listening socket: %s", done)
-        time.sleep(0.5)
-        stop(signum, None)
         # Open Socket.IO connections would hold the graceful stop open until the master kills
-        # the worker: close them now, and their clients reconnect to a live worker. Twice: the
-        # worker stops accepting up to a second later (its loop looks once a second), and a
-        # client that reconnected here in between must not hold it open either.
+        # the worker: close them now (their clients reconnect to a live instance: this one
+        # takes no new connection any more). Twice: the worker stops accepting up to a second
+        # after stop() (its loop looks once a second), and a client that reconnected here in
+        # between (where the socket could not be closed to new connections) must not hold it.
         close_sockets()
-        time.sleep(1.5)  # gevent's sleep under gevent: the worker keeps running meanwhile
+        time.sleep(0.5)  # gevent's sleep under gevent: the worker keeps running meanwhile
+        stop(signum, None)
+        time.sleep(1.5)
         close_sockets()
         # gthread and gevent wake themselves; the sync worker sleeps in select() on this pipe.
         with contextlib.suppress(AttributeError, OSError):
