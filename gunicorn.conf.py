@@ -142,20 +142,24 @@ def post_worker_init(worker: Any) -> None:
             worker.log.exception("Closing the Socket.IO connections failed")
 
     def stop_now(signum: int) -> None:
-        # Shrink the listen queue first: connections queued when the last worker closes the
-        # socket are reset after nginx has sent them a request (a 502 for a POST). With no
-        # room left, the kernel ignores new connection attempts, nginx's retry a second later
-        # is refused, and it sends the request to the next instance instead.
-        for listener in worker.sockets:  # gevent's sockets, or gunicorn's wrappers (.sock)
-            with contextlib.suppress(OSError):
-                getattr(listener, "sock", listener).listen(0)
-        stop(signum, None)
+        # First keep new connections out of the listening socket's queue: those queued when
+        # the last worker closes it are reset after nginx has sent them a request (a 502 for
+        # a POST). nginx's retry meets the closed socket and goes to the next instance. The
+        # handshakes under way meanwhile complete and are served: the worker accepts for
+        # half a second more (myproject/listening.py).
+        from myproject.listening import refuse_new_connections
+
+        done = refuse_new_connections(worker.sockets, worker.ppid)
+        worker.log.info("Listening socket: %s", done)
         # Open Socket.IO connections would hold the graceful stop open until the master kills
-        # the worker: close them now, and their clients reconnect to a live worker. Twice: the
-        # worker stops accepting up to a second later (its loop looks once a second), and a
-        # client that reconnected here in between must not hold it open either.
+        # the worker: close them now (their clients reconnect to a live instance: this one
+        # takes no new connection any more). Twice: the worker stops accepting up to a second
+        # after stop() (its loop looks once a second), and a client that reconnected here in
+        # between (where the socket could not be closed to new connections) must not hold it.
         close_sockets()
-        time.sleep(1.5)  # gevent's sleep under gevent: the worker keeps running meanwhile
+        time.sleep(0.5)  # gevent's sleep under gevent: the worker keeps running meanwhile
+        stop(signum, None)
+        time.sleep(1.5)
         close_sockets()
         # gthread and gevent wake themselves; the sync worker sleeps in select() on this pipe.
         with contextlib.suppress(AttributeError, OSError):

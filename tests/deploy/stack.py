@@ -10,8 +10,11 @@ import secrets
 import signal
 import subprocess
 import sys
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import redis
 
 from tests.deploy.support import NGINX_CONF, ROOT, UNPRIVILEGED, Server, wait_for_port
 from tests.support import free_port
@@ -19,23 +22,23 @@ from tests.support import free_port
 UPSTREAM_SERVER = "server 127.0.0.1:8000 max_fails=3 fail_timeout=5s;"
 CERTIFICATE = "/etc/ssl/myproject/fullchain.pem"
 PRIVATE_KEY = "/etc/ssl/myproject/privkey.pem"
-# Shared with other runs: this module's servers keep their keys, channel and queue under a
-# prefix of their own (RUN_PREFIX), which ``clear_redis`` removes afterwards.
+# The Redis database of conftest.py (E2E_REDIS_URL, else TEST_REDIS_URL), under a key prefix
+# and a Celery queue of this run's own, deleted afterwards (forget_keys): nothing else there
+# is touched, so the run shares the database with anything else (CI's one database).
 REDIS_URL = (
     os.environ.get("E2E_REDIS_URL")
     or os.environ.get("TEST_REDIS_URL")
     or "redis://127.0.0.1:6379/0"
 )
-RUN_PREFIX = f"myproject-deploy-{secrets.token_hex(5)}"
+KEY_PREFIX = f"myproject-deploy-{uuid.uuid4().hex[:10]}"
 
 
-def clear_redis() -> None:
-    """Delete every key of this run (never the rest of a shared database)."""
-    import redis
-
+def forget_keys() -> None:
+    """Delete this run's Redis keys (the cache's, the limiter's, the queue's)."""
     client = redis.Redis.from_url(REDIS_URL)
-    for key in client.scan_iter(match=f"*{RUN_PREFIX}*"):
+    for key in client.scan_iter(match=f"*{KEY_PREFIX}*"):
         client.delete(key)
+    client.close()
 
 
 def self_signed(folder: Path, host: str = "localhost") -> tuple[Path, Path]:
@@ -108,8 +111,8 @@ def app_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
             "JWT_SECRET_KEY": secrets.token_urlsafe(48),
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
-            "REDIS_KEY_PREFIX": RUN_PREFIX,
-            "CELERY_QUEUE": f"{RUN_PREFIX}-jobs",
+            "REDIS_KEY_PREFIX": KEY_PREFIX,
+            "CELERY_QUEUE": f"{KEY_PREFIX}-jobs",
             "TRUSTED_PROXIES": "1",
             "WEB_CONCURRENCY": "1",
             "RATELIMIT_ANONYMOUS": "100000 per hour",

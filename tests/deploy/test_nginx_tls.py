@@ -20,6 +20,7 @@ from tests.deploy.stack import (
     Instance,
     Ports,
     app_env,
+    forget_keys,
     migrate,
     render_config,
     self_signed,
@@ -52,6 +53,7 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Ports, Path]
             if nginx is not None:
                 nginx.stop()
             app.stop()
+            forget_keys()
 
 
 def https(ports: Ports, cert: Path) -> http.client.HTTPSConnection:
