@@ -120,6 +120,8 @@ def compose(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
                 "DATABASE_URL": f"postgresql://myproject:{password}@127.0.0.1:{ports['postgres']}/myproject",
                 "REDIS_URL": f"redis://127.0.0.1:{ports['redis']}/0",
                 "TRUSTED_PROXIES": "1",
+                # The host the test calls: its Socket.IO client's Origin is that host's.
+                "ALLOWED_HOSTS": "127.0.0.1",
                 "MAIL_SERVER": "127.0.0.1",
                 "MAIL_PORT": str(ports["smtp"]),
                 "OUTBOX_RELAY_INTERVAL": "5",
