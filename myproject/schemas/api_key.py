@@ -14,7 +14,7 @@ from myproject.schemas.fields import text
 def _known_scopes(values: list[Any]) -> None:
     # Checked on the whole list, so that a 422 names the field ("scopes") with a list of
     # messages, as every problem does, not a map keyed by the position of the bad entry.
-    unknown = [value for value in values if value not in SCOPES]
+    unknown = [value for value in values if not isinstance(value, str) or value not in SCOPES]
     if unknown:
         raise ValidationError(f"Must be one of: {', '.join(SCOPES)}.")
 
@@ -22,7 +22,9 @@ def _known_scopes(values: list[Any]) -> None:
 class ApiKeyCreateSchema(Schema):
     name = text(100, min_length=1, required=True, metadata={"example": "nightly export"})
     scopes = fields.List(
-        fields.String(metadata={"enum": list(SCOPES)}),
+        # Raw, checked by _known_scopes: a String field would report a bad entry under its
+        # index ({"0": [...]}), which is not the problem shape (field -> list of messages).
+        fields.Raw(metadata={"type": "string", "enum": list(SCOPES)}),
         required=True,
         validate=[validate.Length(min=1), _known_scopes],
         metadata={
