@@ -11,25 +11,27 @@ from myproject.models.api_key import SCOPES
 from myproject.schemas.fields import text
 
 
-def _known_scopes(values: list[Any]) -> None:
-    # Checked on the whole list, so that a 422 names the field ("scopes") with a list of
-    # messages, as every problem does, not a map keyed by the position of the bad entry.
-    unknown = [value for value in values if not isinstance(value, str) or value not in SCOPES]
-    if unknown:
+def _scopes(value: Any) -> None:
+    # The whole list is checked here, so that any bad entry (unknown, not a string, null) is
+    # one message under the field ("scopes"), as every problem reports it; a List field would
+    # key its messages by the entry's position ({"0": [...]}).
+    if not isinstance(value, list) or not value:
+        raise ValidationError("Must be a non-empty list of scopes.")
+    if any(not isinstance(scope, str) or scope not in SCOPES for scope in value):
         raise ValidationError(f"Must be one of: {', '.join(SCOPES)}.")
 
 
 class ApiKeyCreateSchema(Schema):
     name = text(100, min_length=1, required=True, metadata={"example": "nightly export"})
-    scopes = fields.List(
-        # Raw, checked by _known_scopes: a String field would report a bad entry under its
-        # index ({"0": [...]}), which is not the problem shape (field -> list of messages).
-        fields.Raw(metadata={"type": "string", "enum": list(SCOPES)}),
+    scopes = fields.Raw(
         required=True,
-        validate=[validate.Length(min=1), _known_scopes],
+        validate=_scopes,
         metadata={
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "string", "enum": list(SCOPES)},
             "description": "What the key may do: a non-empty subset of the four scopes "
-            "(a scope named twice counts once)."
+            "(a scope named twice counts once).",
         },
     )
     expires_in_days = fields.Integer(

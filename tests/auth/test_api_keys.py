@@ -58,6 +58,8 @@ def test_default_expiry_is_90_days(make_key, session):
         {"name": "x", "scopes": []},
         {"name": "x", "scopes": ["items:delete"]},
         {"name": "x", "scopes": [{}]},
+        {"name": "x", "scopes": [None]},
+        {"name": "x", "scopes": None},
         {"name": "x", "scopes": "items:read"},
         {"name": "x", "scopes": ["items:read"], "expires_in_days": None},
         {"name": "x", "scopes": ["items:read"], "expires_in_days": 0},
