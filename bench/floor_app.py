@@ -96,8 +96,8 @@ def item_dict(row: tuple[Any, ...]) -> dict[str, Any]:
 
 
 def json_response(data: Any) -> Response:
-    """The body exactly as the real API writes it: ``app.json.dumps``, no trailing newline."""
-    return app.response_class(app.json.dumps(data), mimetype="application/json")
+    """The body exactly as the real API writes it: ``app.json.dumps`` and one newline."""
+    return app.response_class(app.json.dumps(data) + "\n", mimetype="application/json")
 
 
 def etag_of(body: bytes) -> str:
