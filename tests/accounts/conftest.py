@@ -1,23 +1,6 @@
-from __future__ import annotations
+"""The account tests use the jobs tests' fixtures: the recorded emails and apps with other
+settings on the test's database."""
 
-from collections.abc import Iterator
-from typing import Any
+from tests.jobs.conftest import make_app, sent
 
-import pytest
-
-from myproject.extensions import mail
-from tests.jobs.support import app_factory
-
-
-@pytest.fixture()
-def sent(app: Any) -> Iterator[list[Any]]:
-    """The messages Flask-Mail sends during the test (TESTING records instead of sending)."""
-    with mail.record_messages() as messages:
-        yield messages
-
-
-@pytest.fixture()
-def make_app(db: Any, database_url: str) -> Iterator[Any]:
-    """Apps with other settings on the test's (rolled-back) database."""
-    with app_factory(database_url) as factory:
-        yield factory
+__all__ = ["make_app", "sent"]
