@@ -63,7 +63,8 @@ def rolling(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     ports = Ports(apps=[Ports().apps[0], Ports().apps[0]])
     logs = tmp_path_factory.mktemp("rolling")
     with TempDatabase(DATABASE_URL) as database, nginx_prefix() as prefix:
-        env = app_env(database, REDIS_URL, WEB_CONCURRENCY="2")
+        # ALLOWED_HOSTS as an operator sets it: the Socket.IO clients' own Origin is then allowed.
+        env = app_env(database, REDIS_URL, WEB_CONCURRENCY="2", ALLOWED_HOSTS="127.0.0.1")
         migrate(env)
         instances = [Instance(port, env, logs / f"gunicorn-{port}.log") for port in ports.apps]
         nginx: Server | None = None
