@@ -52,9 +52,8 @@ test: lint typecheck pytest
 # file with only its ports changed to two free ones, a throwaway PostgreSQL database, and keys
 # of the run's own (a prefix, deleted afterwards) on Redis: E2E_REDIS_URL, else TEST_REDIS_URL,
 # else database 0. Runs beside other runs and whatever holds the shipped ports.
-# The rolling restart (tests/deploy/test_nginx_rolling.py) has a target of its own, not run
-# by .ci/run: its Socket.IO bound (back within 5 s) is missed under heavy load
-# (docs/deployment.md, "Rolling restarts", what is left).
+# It includes the rolling restart (tests/deploy/test_nginx_rolling.py, about 45 s), which
+# `make e2e-rolling` runs alone.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 NGINX_INSTALLED := command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { \
 	echo "installing Debian's nginx"; \
@@ -62,7 +61,7 @@ NGINX_INSTALLED := command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx |
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nginx; }
 e2e-nginx: $(VENV)/.installed-dev
 	@$(NGINX_INSTALLED)
-	$(BIN)/pytest -m nginx tests/deploy --ignore=tests/deploy/test_nginx_rolling.py
+	$(BIN)/pytest -m nginx tests/deploy
 
 e2e-rolling: $(VENV)/.installed-dev
 	@$(NGINX_INSTALLED)

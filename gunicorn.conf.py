@@ -124,6 +124,19 @@ except _config.ConfigError as exc:
     sys.exit(f"Configuration error: {exc}")
 
 
+def post_fork(server: Any, worker: Any) -> None:
+    """A SIGTERM that reaches a worker still booting stops it once it has booted. Without
+    this, a forked worker keeps the master's handler until gunicorn installs its own (after
+    gevent's monkey patching): the signal is queued in the child's copy of the master's
+    queue, lost, and the worker serves on until the master kills it at ``graceful_timeout``
+    (an instance stopped just after a worker was replaced took 30 s to exit)."""
+
+    def stop_after_boot(signum: int, frame: Any) -> None:
+        worker.alive = False
+
+    signal.signal(signal.SIGTERM, stop_after_boot)
+
+
 def post_worker_init(worker: Any) -> None:
     """On SIGTERM: readiness fails at once, the worker serves ``drain_seconds`` more, then
     stops as gunicorn would have (in-flight requests finish within ``graceful_timeout``,

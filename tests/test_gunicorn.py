@@ -284,3 +284,32 @@ def test_sigterm_drains_then_exits(tmp_path, migrated_database):
     assert alive[0] == 200
     assert returncode == 0
     assert DRAIN_SECONDS - 0.5 < elapsed < DRAIN_SECONDS + 5, server.output()
+
+
+def test_sigterm_reaching_a_booting_worker_stops_it_without_the_masters_kill(tmp_path):
+    # A worker killed, and the instance stopped while its replacement boots (gevent's patching
+    # comes before gunicorn's own signal handlers): the replacement must stop too, not serve on
+    # until the master kills it at graceful_timeout (30 s).
+    settings = production_settings(f"sqlite:///{tmp_path / 'boot.sqlite'}")
+    env = server_env(
+        **{**settings, "DRAIN_SECONDS": "0"},
+        GUNICORN_BIND=f"127.0.0.1:{free_port()}",
+        WEB_CONCURRENCY="2",
+    )
+    with running(tmp_path, env) as server:
+        victim = int(re.findall(r"Booting worker with pid: (\d+)", server.output())[0])
+        os.kill(victim, signal.SIGKILL)
+        wait_for(
+            lambda: server.output().count("Booting worker") == 3,
+            START_TIMEOUT,
+            "the replacement worker to be forked",
+        )
+        os.kill(server.process.pid, signal.SIGTERM)
+        returncode = server.process.wait(timeout=60)
+
+    assert returncode == 0
+    # Each worker but the victim stopped by itself: a worker the master kills at
+    # graceful_timeout never says it is exiting.
+    booted = re.findall(r"Booting worker with pid: (\d+)", server.output())
+    exited = re.findall(r"Worker exiting \(pid: (\d+)\)", server.output())
+    assert sorted(exited) == sorted(booted[1:]), server.output()
