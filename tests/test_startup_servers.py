@@ -141,6 +141,7 @@ def two_gunicorns(
                     "GUNICORN_BIND": f"127.0.0.1:{port}",
                     "WEB_CONCURRENCY": "2",
                     "GUNICORN_WORKER_CLASS": "sync",
+                    "DRAIN_SECONDS": "0",  # stopped at the end: no 5 s drain each
                     "TMPDIR": str(workdir),
                 }
             )
