@@ -2,10 +2,11 @@
 
 The durable revocation is ``login_sessions.revoked_at`` in the database; checking it costs a
 query, which a rate limit must not. So when a login ends (logout, logout-all, revocation,
-password change or reset, deactivation, deletion), a marker ``ended-sid:<session id>`` is
-written to the limiter's storage (Redis in production) once the change commits, and the limit
-script reads it in the same round trip as the count (``myproject.ratelimit_window``): a token
-of that login then counts against the anonymous bucket of its address.
+password change or reset, deactivation, deletion), a marker
+``<RATELIMIT_KEY_PREFIX>/ended-sid:<session id>`` is written to the limiter's storage (Redis in
+production) once the change commits, and the limit script reads it in the same round trip as
+the count (``myproject.ratelimit_window``): a token of that login then counts against the
+anonymous bucket of its address.
 
 A marker lives as long as an access token can (``JWT_ACCESS_TOKEN_EXPIRES``, plus a minute):
 every access token of the session was issued before it ended, so none outlives the marker.
@@ -26,7 +27,10 @@ MARGIN = 60  # seconds of clock skew and JWT leeway
 
 
 def marker_key(session_id: int | str) -> str:
-    return f"ended-sid:{session_id}"
+    """Under the limiter's key prefix (``RATELIMIT_KEY_PREFIX``), like its counters: session
+    ids are per database, and deployments (or test runs) sharing one Redis must not read each
+    other's markers."""
+    return f"{current_app.config.get('RATELIMIT_KEY_PREFIX') or ''}/ended-sid:{session_id}"
 
 
 def marker_lifetime() -> int:

@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from flask_jwt_extended import decode_token
 
+from myproject.ended_logins import mark_ended
 from tests.support import PASSWORD, bearer
 from tests.test_ratelimit import make_app, redis_settings  # noqa: F401  (fixture)
 
@@ -108,3 +110,24 @@ def test_after_deletion(client, user, admin):
     assert client.delete(f"/api/users/{user.id}", headers=admin_headers).status_code == 204
 
     assert_counts_as_anonymous(client, headers)
+
+
+def test_another_deployment_s_ended_login_is_not_this_one_s(make_app, user, redis_url):  # noqa: F811
+    # Two deployments on one Redis, each with its own key prefix: session ids are per database,
+    # so the same id ending in the other one must not make a live login here count as anonymous.
+    if not redis_url:
+        pytest.skip("needs Redis: set TEST_REDIS_URL")
+    ours = make_app(**LIMITS, **redis_settings(redis_url))
+    client = ours.test_client()
+    headers = login(client, user.username)
+    session_id = decode_token(headers["Authorization"].split()[1], allow_expired=True)["sid"]
+    theirs = make_app(**LIMITS, **redis_settings(redis_url))
+    theirs.config["RATELIMIT_KEY_PREFIX"] += "-theirs"
+
+    with theirs.app_context():
+        mark_ended([session_id])
+    assert limit_of(client, headers)[1] == "50"
+
+    with ours.app_context():
+        mark_ended([session_id])
+    assert limit_of(client, headers)[1] == "3"
