@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from email_validator import EmailNotValidError
 from flask import current_app, g, request
 from flask_jwt_extended import create_access_token, create_refresh_token, get_jti
 from sqlalchemy import or_, select, update
@@ -18,6 +20,7 @@ from myproject.models.base import utcnow
 from myproject.models.user import password_hash_method
 from myproject.passwords import hash_password, verify_password
 from myproject.ratelimit import client_address
+from myproject.schemas.fields import stored_address
 
 TOUCH_EVERY = timedelta(seconds=60)  # a login's last_used_at moves at most this often
 
@@ -51,10 +54,12 @@ def authenticate(*, login: str, password: str) -> User | None:
     Unknown users cost one password hash too, so response time does not reveal who exists.
     """
     normalized = login.strip().lower()
+    email = normalized
+    if "@" in normalized:  # an address in any spelling the users table's one stands for
+        with contextlib.suppress(EmailNotValidError):
+            email = stored_address(normalized)
     user = db.session.scalar(
-        select(User).where(
-            (db.func.lower(User.username) == normalized) | (User.email == normalized)
-        )
+        select(User).where((db.func.lower(User.username) == normalized) | (User.email == email))
     )
     if user is None:
         verify_password(_dummy_hash(), password)

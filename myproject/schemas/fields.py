@@ -52,11 +52,17 @@ class DeliverableEmail(fields.Email):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         address = super()._deserialize(value, attr, data, **kwargs).strip()
         try:
-            valid = validate_email(
-                address,
-                check_deliverability=False,
-                allow_smtputf8=bool(current_app.config.get("MAIL_SMTPUTF8")),
-            )
+            return stored_address(address)
         except EmailNotValidError as exc:
             raise ValidationError(f"Not a deliverable email address: {exc}") from None
-        return f"{valid.local_part}@{valid.ascii_domain}".lower()
+
+
+def stored_address(address: str) -> str:
+    """``address`` as the users table stores it (the IDNA domain, lower-case); raises
+    ``EmailNotValidError`` for an address the mail pipeline cannot deliver to."""
+    valid = validate_email(
+        address,
+        check_deliverability=False,
+        allow_smtputf8=bool(current_app.config.get("MAIL_SMTPUTF8")),
+    )
+    return f"{valid.local_part}@{valid.ascii_domain}".lower()

@@ -39,6 +39,15 @@ def test_the_unicode_and_idna_forms_are_one_address(client, sent):
     assert len(to(sent, "newcomer@xn--bcher-kva.de", "Reset")) == 1
 
 
+@pytest.mark.parametrize("spelling", ["newcomer@bücher.de", "NEWCOMER@xn--bcher-kva.DE"])
+def test_either_form_of_the_address_logs_in(client, sent, spelling):
+    post(client, "/api/users", registration("newcomer@bücher.de"))
+
+    response = post(client, "/auth/token", {"username": spelling, "password": PASSWORD})
+
+    assert response.status_code == 200, response.get_json()
+
+
 @pytest.mark.parametrize("email", [UNICODE_LOCAL, "a@localhost", "a@b@example.com", "a@x.test"])
 def test_undeliverable_addresses_are_422_naming_email(client, sent, email):
     response = post(client, "/api/users", registration(email))
