@@ -23,6 +23,8 @@ from sqlalchemy.engine import make_url
 
 from tests.support import answers_200, free_port, wait_for
 
+pytestmark = pytest.mark.faults  # make e2e-jobs
+
 # REQUEST_TIMEOUT for the server under test, seconds: long enough that the "early" retry lands
 # inside it even when a new worker takes several seconds to boot on a busy machine.
 LEASE = 8

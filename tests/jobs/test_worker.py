@@ -27,6 +27,7 @@ from tests.support import TcpProxy, TempDatabase, wait_for
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
 DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 pytestmark = [
+    pytest.mark.faults,  # make e2e-jobs
     pytest.mark.skipif(not REDIS_URL, reason="needs Redis as the Celery broker: TEST_REDIS_URL"),
     # Two processes writing one SQLite file get "database is locked"; production is PostgreSQL.
     pytest.mark.skipif(
