@@ -5,12 +5,13 @@ bits, see ``myproject.models.api_key``). With Redis as the cache, the lookup is 
 (hash -> key id, owner, scopes, expiry), so a key check costs one Redis GET where a JWT costs
 a signature check; the owner's row is then read as for a JWT (active or not, tier).
 
-Revocation is immediate on every instance: after the commit that deletes a key, its entry is
+Revocation is immediate on every instance: before the commit that deletes a key, its entry is
 replaced by a *tombstone*, and entries are only ever written with ``add`` (SET NX). An
 instance that read the row just before the delete committed cannot put it back: its ``add``
-finds the tombstone. If Redis cannot be reached when a key is deleted, other instances may
-serve the old entry for at most ``CACHE_SECONDS``. A per-process memory cache would keep
-revoked keys alive on the other processes, so without Redis every check reads the database.
+finds the tombstone. If Redis cannot take the tombstone, the key is not deleted (503, retry):
+other instances would serve the old entry for up to ``CACHE_SECONDS``. A per-process memory
+cache would keep revoked keys alive on the other processes, so without Redis every check reads
+the database.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 
 KEY_PREFIX = "mp_"
 MAX_LIVE_KEYS = 20
-CACHE_SECONDS = 300  # the bound on a revocation Redis did not hear of
+CACHE_SECONDS = 300  # how long a key's entry lives in the cache
 TOMBSTONE_SECONDS = 3600
 TOUCH_EVERY = timedelta(seconds=60)  # last_used_at moves at most this often
 _REVOKED = "revoked"
@@ -96,7 +97,11 @@ def create_key(*, user: User, name: str, scopes: list[str], expires_in_days: int
 
 
 def revoke_key(*, key: ApiKey) -> None:
-    """Delete the key; once committed, no instance accepts it any more."""
+    """Delete the key; once committed, no instance accepts it any more.
+
+    Raises 503 (nothing deleted) when Redis, as the cache, cannot take the key's tombstone:
+    other instances could otherwise accept the key from their cache for ``CACHE_SECONDS``.
+    """
     token_hash = key.token_hash
     security_events.record(
         security_events.API_KEY_REVOKED,
@@ -105,8 +110,21 @@ def revoke_key(*, key: ApiKey) -> None:
         detail={"api_key_id": key.id, "name": key.name},
     )
     key.delete(commit=False)
-    db.session.commit()
-    _forget(token_hash)
+    # The tombstone first: an instance that reads the row before the commit cannot put the
+    # entry back (``add`` finds the tombstone), and a failed write leaves the key as it was.
+    if not _forget(token_hash):
+        db.session.rollback()
+        log.error("API key cache unavailable: key %s not deleted (503)", key.id)
+        abort(
+            503,
+            message="The key cannot be revoked everywhere at the moment; retry shortly.",
+            headers={"Retry-After": "5"},
+        )
+    try:
+        db.session.commit()
+    except Exception:
+        cache_call(lambda: cache.delete(_cache_key(token_hash)))  # the key lives on
+        raise
 
 
 def grant_for(token: str) -> KeyGrant | None:
@@ -186,14 +204,11 @@ def _cache_add(token_hash: str, grant: KeyGrant) -> None:
     cache_call(lambda: cache.add(_cache_key(token_hash), value, timeout=ttl))
 
 
-def _forget(token_hash: str) -> None:
+def _forget(token_hash: str) -> bool:
+    """Put the key's tombstone in the shared cache; False when Redis did not take it."""
     if not _shared_cache():
-        return
+        return True
     ok, _ = cache_call(
         lambda: cache.set(_cache_key(token_hash), _REVOKED, timeout=TOMBSTONE_SECONDS)
     )
-    if not ok:
-        log.error(
-            "API key cache unavailable: other instances may accept the deleted key for up to %s s",
-            CACHE_SECONDS,
-        )
+    return ok

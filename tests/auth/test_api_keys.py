@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select, update
 
+from myproject import caching
 from myproject.extensions import db
 from myproject.models import ApiKey
 from myproject.models.base import utcnow
-from tests.support import assert_problem, bearer
+from tests.support import TcpProxy, assert_problem, bearer, wait_for
+from tests.test_caching import make_app  # noqa: F401  (fixture)
 
 
 def test_create_shows_the_key_once(client, auth_headers, make_key):
@@ -198,3 +201,40 @@ def test_the_schemas_document_the_declared_representations(make_key, session, to
     login = session.scalars(select(LoginSession)).first()
     login.last_used_at = login.created_at
     assert LoginSessionSchema().dump(login) == SESSIONS.serialize(login)
+
+
+def test_a_key_is_not_deleted_while_redis_cannot_take_its_tombstone(
+    make_app,  # noqa: F811
+    requires_redis,
+    auth_headers,
+    monkeypatch,
+):
+    monkeypatch.setattr(caching, "RETRY_AFTER_FAILURE", 0.05)
+    target = urlsplit(requires_redis)  # the proxy must reach the same Redis database
+    proxy = TcpProxy(target.port or 6379, redis_db=int(target.path.strip("/") or 0)).start()
+    try:
+        reader = make_app(requires_redis).test_client()  # another instance, Redis reachable
+        writer = make_app(proxy.url).test_client()
+        created = writer.post(
+            "/auth/api-keys", json={"name": "ci", "scopes": ["users:read"]}, headers=auth_headers
+        )
+        assert created.status_code == 201, created.get_json()
+        key, me = created.get_json(), "/api/users/me"
+        assert reader.get(me, headers=bearer(key["token"])).status_code == 200  # now cached
+        proxy.stop()  # the writer loses Redis
+
+        refused = writer.delete(f"/auth/api-keys/{key['id']}", headers=auth_headers)
+
+        assert_problem(refused, 503)
+        assert refused.headers["Retry-After"] == "5"
+        assert writer.get(f"/auth/api-keys/{key['id']}", headers=auth_headers).status_code == 200
+        proxy.start()  # once the writer's back-off (shortened here) is over, the delete goes
+
+        def delete() -> int | None:
+            status = writer.delete(f"/auth/api-keys/{key['id']}", headers=auth_headers).status_code
+            return None if status == 503 else status
+
+        assert wait_for(delete, 5, "the delete to go through") == 204
+        assert_problem(reader.get(me, headers=bearer(key["token"])), 401)
+    finally:
+        proxy.stop()
