@@ -5,14 +5,13 @@ bits, see ``myproject.models.api_key``). With Redis as the cache, the lookup is 
 (hash -> key id, owner, scopes, expiry), so a key check costs one Redis GET where a JWT costs
 a signature check; the owner's row is then read as for a JWT (active or not, tier).
 
-Revocation is immediate on every instance: entries live under the cache's data version
-(``myproject.caching``), and deleting a key replaces the version once the delete commits, so
-no instance uses an entry read before it. An instance that read the row just before the
-commit stores its entry under the old version, where nobody looks. If Redis cannot be reached
-at that moment the delete still commits (every instance then reads the database), and the
-version is replaced as soon as Redis answers again, before any instance that saw the outage
-reads from it (as for public reads). A per-process memory cache would keep revoked keys alive
-on the other processes, so without Redis every check reads the database.
+Revocation is immediate on every instance: before the commit that deletes a key, its entry is
+replaced by a *tombstone*, and entries are only ever written with ``add`` (SET NX). An
+instance that read the row just before the delete committed cannot put it back: its ``add``
+finds the tombstone. If Redis cannot take the tombstone, the key is not deleted (503, retry):
+other instances would serve the old entry for up to ``CACHE_SECONDS``. A per-process memory
+cache would keep revoked keys alive on the other processes, so without Redis every check reads
+the database.
 """
 
 from __future__ import annotations
@@ -28,9 +27,10 @@ from flask import current_app
 from sqlalchemy import delete, func, or_, select, update
 from webargs.flaskparser import abort  # flask_smorest.abort, with its NoReturn type
 
-from myproject import caching, security_events
+from myproject import security_events
 from myproject.accounts import hash_token
-from myproject.extensions import db
+from myproject.caching import _call as cache_call
+from myproject.extensions import cache, db
 from myproject.models import ApiKey, User
 from myproject.models.base import utcnow
 
@@ -38,7 +38,10 @@ log = logging.getLogger(__name__)
 
 KEY_PREFIX = "mp_"
 MAX_LIVE_KEYS = 20
+CACHE_SECONDS = 300  # how long a key's entry lives in the cache
+TOMBSTONE_SECONDS = 3600
 TOUCH_EVERY = timedelta(seconds=60)  # last_used_at moves at most this often
+_REVOKED = "revoked"
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,12 @@ def create_key(*, user: User, name: str, scopes: list[str], expires_in_days: int
 
 
 def revoke_key(*, key: ApiKey) -> None:
-    """Delete the key; once committed, no instance accepts it any more."""
+    """Delete the key; once committed, no instance accepts it any more.
+
+    Raises 503 (nothing deleted) when Redis, as the cache, cannot take the key's tombstone:
+    other instances could otherwise accept the key from their cache for ``CACHE_SECONDS``.
+    """
+    token_hash = key.token_hash
     security_events.record(
         security_events.API_KEY_REVOKED,
         user_id=key.user_id,
@@ -102,14 +110,29 @@ def revoke_key(*, key: ApiKey) -> None:
         detail={"api_key_id": key.id, "name": key.name},
     )
     key.delete(commit=False)
-    db.session.commit()
-    caching.invalidate()  # every cached key entry too (retried while Redis is unreachable)
+    # The tombstone first: an instance that reads the row before the commit cannot put the
+    # entry back (``add`` finds the tombstone), and a failed write leaves the key as it was.
+    if not _forget(token_hash):
+        db.session.rollback()
+        log.error("API key cache unavailable: key %s not deleted (503)", key.id)
+        abort(
+            503,
+            message="The key cannot be revoked everywhere at the moment; retry shortly.",
+            headers={"Retry-After": "5"},
+        )
+    try:
+        db.session.commit()
+    except Exception:
+        cache_call(lambda: cache.delete(_cache_key(token_hash)))  # the key lives on
+        raise
 
 
 def grant_for(token: str) -> KeyGrant | None:
     """The grant of a presented key, or None for an unknown, deleted or expired one."""
     token_hash = hash_token(token)
-    entry, cached = _cache_get(token_hash)
+    cached = _cache_get(token_hash)
+    if cached == _REVOKED:
+        return None
     if isinstance(cached, tuple):
         grant = KeyGrant(cached[0], cached[1], frozenset(cached[2]), cached[3], token_hash)
     else:
@@ -122,8 +145,7 @@ def grant_for(token: str) -> KeyGrant | None:
             return None
         scopes = frozenset(row.scopes.split())
         grant = KeyGrant(row.id, row.user_id, scopes, _unix(row.expires_at), token_hash)
-        if entry is not None:
-            caching.store(entry, (grant.key_id, grant.user_id, sorted(scopes), grant.expires_at))
+        _cache_add(token_hash, grant)
     return grant if grant.expires_at > time.time() else None
 
 
@@ -158,9 +180,35 @@ def _unix(moment: datetime) -> float:
     return moment.timestamp()
 
 
-def _cache_get(token_hash: str) -> tuple[str | None, Any]:
-    """(the entry's key under the current data version, its value); (None, None) without a
-    shared cache or while Redis is unreachable."""
-    if current_app.config.get("CACHE_TYPE") != "RedisCache":
-        return None, None
-    return caching.lookup("api-key", token_hash)
+def _shared_cache() -> bool:
+    return bool(current_app.config.get("CACHE_TYPE") == "RedisCache")
+
+
+def _cache_key(token_hash: str) -> str:
+    return f"api-key:{token_hash}"
+
+
+def _cache_get(token_hash: str) -> Any:
+    if not _shared_cache():
+        return None
+    # The response cache's guard: after a Redis error, Redis is skipped for a moment.
+    _, value = cache_call(lambda: cache.get(_cache_key(token_hash)))
+    return value
+
+
+def _cache_add(token_hash: str, grant: KeyGrant) -> None:
+    if not _shared_cache():
+        return
+    ttl = max(1, min(CACHE_SECONDS, int(grant.expires_at - time.time())))
+    value = (grant.key_id, grant.user_id, tuple(sorted(grant.scopes)), grant.expires_at)
+    cache_call(lambda: cache.add(_cache_key(token_hash), value, timeout=ttl))
+
+
+def _forget(token_hash: str) -> bool:
+    """Put the key's tombstone in the shared cache; False when Redis did not take it."""
+    if not _shared_cache():
+        return True
+    ok, _ = cache_call(
+        lambda: cache.set(_cache_key(token_hash), _REVOKED, timeout=TOMBSTONE_SECONDS)
+    )
+    return ok
