@@ -16,6 +16,7 @@ the database.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import time
@@ -102,7 +103,7 @@ def revoke_key(*, key: ApiKey) -> None:
     Raises 503 (nothing deleted) when Redis, as the cache, cannot take the key's tombstone:
     other instances could otherwise accept the key from their cache for ``CACHE_SECONDS``.
     """
-    token_hash = key.token_hash
+    key_id, token_hash = key.id, key.token_hash
     security_events.record(
         security_events.API_KEY_REVOKED,
         user_id=key.user_id,
@@ -114,7 +115,7 @@ def revoke_key(*, key: ApiKey) -> None:
     # entry back (``add`` finds the tombstone), and a failed write leaves the key as it was.
     if not _forget(token_hash):
         db.session.rollback()
-        log.error("API key cache unavailable: key %s not deleted (503)", key.id)
+        log.error("API key cache unavailable: key %s not deleted (503)", key_id)
         abort(
             503,
             message="The key cannot be revoked everywhere at the moment; retry shortly.",
@@ -123,7 +124,8 @@ def revoke_key(*, key: ApiKey) -> None:
     try:
         db.session.commit()
     except Exception:
-        cache_call(lambda: cache.delete(_cache_key(token_hash)))  # the key lives on
+        with contextlib.suppress(Exception):  # the key lives on: take its tombstone back
+            cache.delete(_cache_key(token_hash))
         raise
 
 
@@ -133,7 +135,7 @@ def grant_for(token: str) -> KeyGrant | None:
     cached = _cache_get(token_hash)
     if cached == _REVOKED:
         return None
-    if isinstance(cached, tuple):
+    if isinstance(cached, tuple) and len(cached) == 4:
         grant = KeyGrant(cached[0], cached[1], frozenset(cached[2]), cached[3], token_hash)
     else:
         row = db.session.execute(
@@ -205,10 +207,11 @@ def _cache_add(token_hash: str, grant: KeyGrant) -> None:
 
 
 def _forget(token_hash: str) -> bool:
-    """Put the key's tombstone in the shared cache; False when Redis did not take it."""
+    """Put the key's tombstone in the shared cache; False when Redis did not take it. Tried
+    even while reads skip Redis after an error: a revocation waits for no back-off."""
     if not _shared_cache():
         return True
-    ok, _ = cache_call(
-        lambda: cache.set(_cache_key(token_hash), _REVOKED, timeout=TOMBSTONE_SECONDS)
-    )
-    return ok
+    try:
+        return bool(cache.set(_cache_key(token_hash), _REVOKED, timeout=TOMBSTONE_SECONDS))
+    except Exception:  # redis errors of any kind
+        return False
