@@ -125,16 +125,18 @@ except _config.ConfigError as exc:
 
 
 def post_fork(server: Any, worker: Any) -> None:
-    """A SIGTERM that reaches a worker still booting stops it once it has booted. Without
-    this, a forked worker keeps the master's handler until gunicorn installs its own (after
-    gevent's monkey patching): the signal is queued in the child's copy of the master's
+    """A worker told to stop while it is still booting leaves at once. Without this, a forked
+    worker keeps the master's handlers until gunicorn installs its own (after gevent's monkey
+    patching): a SIGTERM, SIGINT or SIGQUIT is queued in the child's copy of the master's
     queue, lost, and the worker serves on until the master kills it at ``graceful_timeout``
-    (an instance stopped just after a worker was replaced took 30 s to exit)."""
+    (an instance stopped just after a worker was replaced took 30 s to exit). It has served
+    nothing yet, so there is nothing to drain."""
 
-    def stop_after_boot(signum: int, frame: Any) -> None:
-        worker.alive = False
+    def leave(signum: int, frame: Any) -> None:
+        sys.exit(0)
 
-    signal.signal(signal.SIGTERM, stop_after_boot)
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        signal.signal(signum, leave)
 
 
 def post_worker_init(worker: Any) -> None:

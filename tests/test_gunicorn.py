@@ -286,10 +286,11 @@ def test_sigterm_drains_then_exits(tmp_path, migrated_database):
     assert DRAIN_SECONDS - 0.5 < elapsed < DRAIN_SECONDS + 5, server.output()
 
 
-def test_sigterm_reaching_a_booting_worker_stops_it_without_the_masters_kill(tmp_path):
-    # A worker killed, and the instance stopped while its replacement boots (gevent's patching
-    # comes before gunicorn's own signal handlers): the replacement must stop too, not serve on
-    # until the master kills it at graceful_timeout (30 s).
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGQUIT], ids=["TERM", "QUIT"])
+def test_a_stop_reaching_a_booting_worker_stops_it_without_the_masters_kill(tmp_path, stop_signal):
+    # A worker killed, and the instance stopped (gracefully, or at once with SIGQUIT) while its
+    # replacement boots (gevent's patching comes before gunicorn's own signal handlers): the
+    # replacement must stop too, not serve on until the master kills it at graceful_timeout.
     settings = production_settings(f"sqlite:///{tmp_path / 'boot.sqlite'}")
     env = server_env(
         **{**settings, "DRAIN_SECONDS": "0"},
@@ -304,7 +305,7 @@ def test_sigterm_reaching_a_booting_worker_stops_it_without_the_masters_kill(tmp
             START_TIMEOUT,
             "the replacement worker to be forked",
         )
-        os.kill(server.process.pid, signal.SIGTERM)
+        os.kill(server.process.pid, stop_signal)
         returncode = server.process.wait(timeout=60)
 
     assert returncode == 0
