@@ -48,6 +48,15 @@ def test_either_form_of_the_address_logs_in(client, sent, spelling):
     assert response.status_code == 200, response.get_json()
 
 
+@pytest.mark.parametrize("spelling", ["newcomer@localhost", "newcomer@", "@bücher.de", "a@b@c.de"])
+def test_a_login_with_no_such_address_is_401(client, sent, spelling):
+    post(client, "/api/users", registration("newcomer@bücher.de"))
+
+    response = post(client, "/auth/token", {"username": spelling, "password": PASSWORD})
+
+    assert response.status_code == 401, response.get_json()
+
+
 @pytest.mark.parametrize("email", [UNICODE_LOCAL, "a@localhost", "a@b@example.com", "a@x.test"])
 def test_undeliverable_addresses_are_422_naming_email(client, sent, email):
     response = post(client, "/api/users", registration(email))

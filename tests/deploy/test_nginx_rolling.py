@@ -1,7 +1,8 @@
 """Rolling restart behind the shipped deploy/nginx.conf (API.md "Deployment"): two gunicorn
 instances, each in turn stopped with SIGTERM and started again, while 16 clients read and
 write through nginx: no request fails, no write is lost, and every Socket.IO client is back
-(on the other instance) within 5 s. Own ports, database and Redis db (tests/deploy/stack.py)."""
+(on the other instance) within 5 s. Own ports, database and Redis key prefix
+(tests/deploy/stack.py)."""
 
 from __future__ import annotations
 
